@@ -1,0 +1,160 @@
+"""Training throughput: untwine's training step vs a bare PyTorch loop, same process.
+
+Both train the standard conv encoder/decoder (Higgins et al. 2017) on 64x64 binary images
+with the beta-VAE objective, batch 64, Adam. The bare loop is written here without any
+untwine code; untwine is timed through ``untwine.train`` itself (its log's images/s, which
+covers data loading, the step, logging and the loss checks, steady state after warm-up).
+Rounds alternate between the two so that drift in machine load hits both alike.
+
+    python bench/train_throughput.py [--steps 60] [--rounds 3] [--methods betavae,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import untwine
+from untwine.data import ArrayData, register_dataset
+from untwine.objectives import METHODS
+
+
+@register_dataset("bench-random")
+def random_binary() -> ArrayData:
+    """Random binary 64x64 images: a stand-in of dSprites' shape when it is not available."""
+    rng = np.random.default_rng(0)
+    store = rng.integers(0, 256, size=(46080, 512), dtype=np.uint8)
+    return ArrayData(
+        "bench-random", ("a", "b"), (1440, 32), (1, 64, 64), store, packed=True, max_value=1
+    )
+
+
+def dataset() -> ArrayData:
+    try:
+        return untwine.data.load("dsprites")
+    except Exception:
+        return random_binary()
+
+
+def bare_network(z: int = 10) -> tuple[nn.Module, nn.Module]:
+    enc = nn.Sequential(
+        nn.Conv2d(1, 32, 4, 2, 1),
+        nn.ReLU(),
+        nn.Conv2d(32, 32, 4, 2, 1),
+        nn.ReLU(),
+        nn.Conv2d(32, 64, 4, 2, 1),
+        nn.ReLU(),
+        nn.Conv2d(64, 64, 4, 2, 1),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(1024, 256),
+        nn.ReLU(),
+        nn.Linear(256, 2 * z),
+    )
+    dec = nn.Sequential(
+        nn.Linear(z, 256),
+        nn.ReLU(),
+        nn.Linear(256, 1024),
+        nn.ReLU(),
+        nn.Unflatten(1, (64, 4, 4)),
+        nn.ConvTranspose2d(64, 64, 4, 2, 1),
+        nn.ReLU(),
+        nn.ConvTranspose2d(64, 32, 4, 2, 1),
+        nn.ReLU(),
+        nn.ConvTranspose2d(32, 32, 4, 2, 1),
+        nn.ReLU(),
+        nn.ConvTranspose2d(32, 1, 4, 2, 1),
+    )
+    return enc, dec
+
+
+def bare_loop(
+    data: ArrayData, steps: int, batch: int = 64, beta: float = 4.0, channels_last: bool = False
+) -> float:
+    """Images/s of a plain loop: random indices, unpack, encode, sample, decode, Adam."""
+    torch.manual_seed(0)
+    enc, dec = bare_network()
+    if channels_last:
+        enc, dec = (
+            enc.to(memory_format=torch.channels_last),
+            dec.to(memory_format=torch.channels_last),
+        )
+    opt = torch.optim.Adam([*enc.parameters(), *dec.parameters()], lr=1e-4)
+    rng = np.random.default_rng(0)
+    warm, t0 = 5, 0.0
+    for i in range(steps + warm):
+        if i == warm:
+            t0 = time.perf_counter()
+        x = torch.from_numpy(data.images(rng.integers(0, len(data), batch))).float()
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        mu, logvar = enc(x).chunk(2, 1)
+        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+        recon = F.binary_cross_entropy_with_logits(dec(z), x, reduction="sum") / batch
+        kl = 0.5 * (mu**2 + logvar.exp() - 1 - logvar).sum() / batch
+        loss = recon + beta * kl
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return steps * batch / (time.perf_counter() - t0)
+
+
+def untwine_rate(data: ArrayData, method: str, steps: int, batch: int = 64) -> float:
+    """Steady-state images/s of ``untwine.train`` (log intervals after the warm-up one)."""
+    warm = 5
+    steps -= steps % warm
+    with tempfile.TemporaryDirectory() as out:
+        run = untwine.train(
+            data,
+            method=method,
+            steps=warm + steps,
+            batch_size=batch,
+            out=out,
+            log_every=warm,
+            checkpoint_every=10**9,
+            progress=False,
+        )
+        log = run.log()
+    # the first interval includes warm-up; pool the rest as total images / total seconds
+    timed = log[1:]
+    seconds = sum(warm * batch / r["images_per_s"] for r in timed)
+    return len(timed) * warm * batch / seconds
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=60)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--methods", default="betavae")
+    ap.add_argument("--levers", action="store_true", help="also time channels-last")
+    args = ap.parse_args()
+    data = dataset()
+    print(f"dataset: {data.name}, torch {torch.__version__}, threads {torch.get_num_threads()}")
+    methods = (
+        [m for m in args.methods.split(",") if m] if args.methods != "all" else METHODS.names()
+    )
+    rates: dict[str, list[float]] = {"bare": [], **{m: [] for m in methods}}
+    if args.levers:
+        rates["bare channels-last"] = []
+    for _ in range(args.rounds):
+        rates["bare"].append(bare_loop(data, args.steps))
+        if args.levers:
+            rates["bare channels-last"].append(bare_loop(data, args.steps, channels_last=True))
+        for m in methods:
+            rates[m].append(untwine_rate(data, m, args.steps))
+    base = statistics.median(rates["bare"])
+    print(f"\n{'loop':<22}{'images/s (median)':>18}{'ratio to bare':>15}   rounds")
+    for name, r in rates.items():
+        med = statistics.median(r)
+        print(f"{name:<22}{med:>18.1f}{med / base:>15.3f}   {', '.join(f'{x:.0f}' for x in r)}")
+
+
+if __name__ == "__main__":
+    main()

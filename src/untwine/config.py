@@ -1,0 +1,222 @@
+"""Every user-facing setting, as pydantic models with ``extra="forbid"``.
+
+A run is fully described by its :class:`TrainConfig`, written as ``config.yaml`` into the run
+directory. Each method's hyperparameters are a :class:`MethodConfig` subclass defined beside
+the method's objective (``untwine.objectives.*``) and looked up by ``method.name`` in the
+method registry, so adding a method adds its settings everywhere (Python, YAML, CLI).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    ValidationError,
+    field_validator,
+)
+
+from untwine.errors import ConfigError
+from untwine.files import atomic_write_text
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DatasetConfig(Strict):
+    name: str = "dsprites"
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        from untwine import data
+
+        if name not in data.names():
+            raise ValueError(
+                f"unknown dataset {name!r}; expected one of: {', '.join(data.names())}"
+            )
+        return name
+
+
+class ModelConfig(Strict):
+    network: str = "conv64"
+    z_dim: int = Field(10, ge=1)
+    likelihood: Literal["bernoulli", "gaussian"] = "bernoulli"
+    gaussian_scale: float = Field(1.0, gt=0)
+
+    @field_validator("network")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        from untwine.nets import NETWORKS
+
+        if name not in NETWORKS:
+            raise ValueError(f"unknown network {name!r}; expected one of: {', '.join(NETWORKS)}")
+        return name
+
+
+class OptimConfig(Strict):
+    """Adam settings (defaults of Locatello et al. 2019)."""
+
+    lr: float = Field(1e-4, gt=0)
+    adam_beta1: float = Field(0.9, ge=0, lt=1)
+    adam_beta2: float = Field(0.999, ge=0, lt=1)
+    eps: float = Field(1e-8, gt=0)
+    batch_size: int = Field(64, ge=1)
+
+
+class MethodConfig(Strict):
+    """Settings shared by every method; subclasses add the method's hyperparameters.
+
+    ``kl_warmup_steps``: the regulariser's weight ramps linearly from 0 to 1 over this many
+    steps (Bowman et al. 2016; Sonderby et al. 2016); 0 disables it.
+    ``free_bits``: a floor in nats on each latent dimension's batch-averaged KL
+    (Kingma et al. 2016, eq. 15); 0 disables it.
+    """
+
+    name: str
+    kl_warmup_steps: int = Field(0, ge=0)
+    free_bits: float = Field(0.0, ge=0)
+
+
+class TrainConfig(Strict):
+    dataset: DatasetConfig = Field(default_factory=DatasetConfig)
+    method: SerializeAsAny[MethodConfig]
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    steps: int = Field(ge=1)
+    seed: int = Field(0, ge=0)
+    out: Path
+    checkpoint_every: int = Field(1000, ge=1)
+    log_every: int = Field(100, ge=1)
+    keep_checkpoints: int = Field(2, ge=1)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _method(cls, value: Any) -> MethodConfig:
+        from untwine.objectives import METHODS
+
+        if isinstance(value, str):
+            value = {"name": value}
+        if isinstance(value, MethodConfig):
+            return value
+        if not isinstance(value, dict) or "name" not in value:
+            raise ValueError("method must be a mapping with a 'name' key")
+        params = METHODS.get(value["name"]).Params
+        return params.model_validate(value)
+
+    # -- files -----------------------------------------------------------------------
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+    def save(self, path: Path) -> None:
+        atomic_write_text(Path(path), self.to_yaml())
+
+    @classmethod
+    def load(cls, path: str | Path) -> TrainConfig:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found")
+        try:
+            raw = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: not valid YAML ({e.__class__.__name__})") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+        return validate(raw, source=str(path))
+
+    @classmethod
+    def from_flat(cls, **settings: Any) -> TrainConfig:
+        """Build from flat keyword settings (``method="betavae", beta=4, steps=100, ...``)."""
+        return validate(nest(settings), source="settings")
+
+
+def nest(flat: dict[str, Any], base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Route flat settings to their section; unknown names raise a ConfigError."""
+    from untwine.objectives import METHODS
+
+    tree: dict[str, Any] = {
+        k: (dict(v) if isinstance(v, dict) else v) for k, v in (base or {}).items()
+    }
+    for section in ("dataset", "model", "optim"):
+        tree.setdefault(section, {})
+    method = tree.get("method") or {}
+    if isinstance(method, str):
+        method = {"name": method}
+    method = dict(method)
+    flat = {k.replace("-", "_"): v for k, v in flat.items() if v is not None}
+    if "method" in flat:
+        name = flat.pop("method")
+        if name != method.get("name"):
+            method = {"name": name}
+    if "dataset" in flat:
+        tree["dataset"] = {
+            "name": flat.pop("dataset"),
+            "options": tree["dataset"].get("options", {}),
+        }
+    if "dataset_options" in flat:
+        tree["dataset"]["options"] = flat.pop("dataset_options")
+    method_fields = (
+        set(METHODS.get(method["name"]).Params.model_fields) if method.get("name") else set()
+    )
+    top = set(TrainConfig.model_fields) - {"dataset", "model", "optim", "method"}
+    unknown = []
+    for key, value in flat.items():
+        if key in top:
+            tree[key] = value
+        elif key in ModelConfig.model_fields:
+            tree["model"][key] = value
+        elif key in OptimConfig.model_fields:
+            tree["optim"][key] = value
+        elif key in method_fields:
+            method[key] = value
+        else:
+            unknown.append(key)
+    if unknown:
+        allowed = sorted(
+            top
+            | set(ModelConfig.model_fields)
+            | set(OptimConfig.model_fields)
+            | (method_fields - {"name"})
+            | {"dataset", "dataset_options", "method"}
+        )
+        where = f" for method {method['name']!r}" if method.get("name") else ""
+        raise ConfigError(
+            f"unknown setting(s) {', '.join(map(repr, unknown))}{where}; "
+            f"allowed: {', '.join(allowed)}"
+        )
+    if method:
+        tree["method"] = method
+    return tree
+
+
+def validate(raw: dict[str, Any], source: str = "config") -> TrainConfig:
+    """Validate a nested settings mapping into a TrainConfig, raising a one-line ConfigError."""
+    try:
+        return TrainConfig.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError(f"{source}: {describe(e)}") from None
+
+
+def describe(error: ValidationError) -> str:
+    """One line naming each bad field, what was given and what is allowed."""
+    parts = []
+    for err in error.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            parts.append(f"unknown key {loc!r}")
+        elif err["type"] == "missing":
+            parts.append(f"{loc}: required setting is missing")
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            given = err.get("input")
+            shown = "" if isinstance(given, dict | list) else f" (got {given!r})"
+            parts.append(f"{loc}: {msg}{shown}" if loc else f"{msg}{shown}")
+    return "; ".join(parts)

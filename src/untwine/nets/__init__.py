@@ -1,0 +1,16 @@
+"""Encoder/decoder networks, registered by name (``@register_network``).
+
+A network factory takes ``(observation_shape, z_dim, out_channels)`` and returns
+``(encoder, decoder)``: the encoder maps (N, C, H, W) to (N, 2 * z_dim) (posterior means then
+log-variances); the decoder maps (N, z_dim) to (N, out_channels, H, W) likelihood parameters.
+"""
+
+from untwine.nets import conv64, mlp  # noqa: F401  (registration)
+from untwine.registry import NETWORKS, register_network
+
+__all__ = ["NETWORKS", "build", "register_network"]
+
+
+def build(name: str, observation_shape: tuple[int, int, int], z_dim: int, out_channels: int):
+    """Build the (encoder, decoder) pair registered as ``name``."""
+    return NETWORKS.get(name)(observation_shape, z_dim, out_channels)

@@ -1,0 +1,132 @@
+"""Checkpoints: one directory per step, tensors in safetensors, everything else in JSON.
+
+``<run>/checkpoints/step-00001000/{tensors.safetensors, state.json}`` is written into a
+temporary directory and renamed into place, so a checkpoint either exists whole or not at
+all, whatever moment the process is killed. ``state.json`` is written last inside the
+temporary directory and is the mark of a complete checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file
+from safetensors.torch import save as safetensors_bytes
+
+from untwine.errors import CheckpointError
+
+TENSORS = "tensors.safetensors"
+STATE = "state.json"
+PREFIX = "step-"
+
+
+def flatten(tree: Any, tensors: dict[str, torch.Tensor], prefix: str) -> Any:
+    """Replace every tensor in a nested dict/list by a reference into ``tensors``."""
+    if isinstance(tree, torch.Tensor):
+        key = prefix
+        tensors[key] = tree.detach().cpu().contiguous()
+        return {"__tensor__": key}
+    if isinstance(tree, dict):
+        # JSON keys are strings; remember integer keys (optimizer state is keyed by index).
+        return {"__dict__": [[k, flatten(v, tensors, f"{prefix}.{k}")] for k, v in tree.items()]}
+    if isinstance(tree, list | tuple):
+        return [flatten(v, tensors, f"{prefix}.{i}") for i, v in enumerate(tree)]
+    return tree
+
+
+def unflatten(tree: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    if isinstance(tree, dict):
+        if "__tensor__" in tree:
+            return tensors[tree["__tensor__"]]
+        return {k: unflatten(v, tensors) for k, v in tree["__dict__"]}
+    if isinstance(tree, list):
+        return [unflatten(v, tensors) for v in tree]
+    return tree
+
+
+def save(run_dir: Path, step: int, state: dict[str, Any], keep: int) -> Path:
+    """Write ``state`` (nested dicts of tensors and JSON values) as the checkpoint of ``step``.
+
+    Older checkpoints beyond the newest ``keep`` are removed only after the new one is in place.
+    """
+    root = Path(run_dir) / "checkpoints"
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / f"{PREFIX}{step:08d}"
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
+    try:
+        tensors: dict[str, torch.Tensor] = {}
+        meta = flatten(state, tensors, "s")
+        _write_synced(tmp / TENSORS, safetensors_bytes(tensors))
+        _write_synced(tmp / STATE, json.dumps({"step": step, "state": meta}).encode())
+        _fsync_path(tmp)
+        if final.exists():  # re-saving the same step (e.g. at the end): replace it whole
+            shutil.rmtree(final)
+        os.rename(tmp, final)
+        _fsync_path(root)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    for old in complete_checkpoints(run_dir)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def complete_checkpoints(run_dir: Path) -> list[Path]:
+    """Complete checkpoint directories of a run, oldest first."""
+    root = Path(run_dir) / "checkpoints"
+    if not root.is_dir():
+        return []
+    found = [
+        p
+        for p in root.iterdir()
+        if p.is_dir()
+        and p.name.startswith(PREFIX)
+        and (p / STATE).is_file()
+        and (p / TENSORS).is_file()
+    ]
+    return sorted(found, key=lambda p: p.name)
+
+
+def clean_partial(run_dir: Path) -> None:
+    """Remove temporary directories left by a process killed while checkpointing."""
+    root = Path(run_dir) / "checkpoints"
+    if root.is_dir():
+        for p in root.glob(".tmp-*"):
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def latest(run_dir: Path) -> Path | None:
+    found = complete_checkpoints(run_dir)
+    return found[-1] if found else None
+
+
+def load(path: Path) -> tuple[int, dict[str, Any]]:
+    """Read a checkpoint directory back into (step, state)."""
+    path = Path(path)
+    try:
+        doc = json.loads((path / STATE).read_text())
+        tensors = load_file(str(path / TENSORS))
+        return int(doc["step"]), unflatten(doc["state"], tensors)
+    except (OSError, ValueError, KeyError) as e:
+        raise CheckpointError(f"{path}: unreadable checkpoint ({e})") from None
+
+
+def _write_synced(path: Path, payload: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(payload)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

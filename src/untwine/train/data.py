@@ -1,0 +1,52 @@
+"""Batches drawn by index from an in-memory dataset, in a resumable order.
+
+Epoch ``e`` visits the dataset in the order ``default_rng([seed, e]).permutation(N)``, and
+step ``s`` takes the next ``k`` positions of that stream. The order is therefore a pure
+function of (seed, step): resuming at step ``s`` continues exactly where the interrupted run
+would have gone, with no sampler state to save beyond the step itself.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from untwine.data import GroundTruthData
+
+
+class BatchStream:
+    def __init__(self, data: GroundTruthData, per_step: int, seed: int, device: torch.device):
+        self.data = data
+        self.n = len(data)
+        self.per_step = per_step
+        self.seed = seed
+        self.device = device
+        self._epoch = -1
+        self._order: np.ndarray | None = None
+        self._scale = 1.0 / data.max_value
+
+    def _permutation(self, epoch: int) -> np.ndarray:
+        if epoch != self._epoch:
+            self._order = np.random.default_rng([self.seed, epoch]).permutation(self.n)
+            self._epoch = epoch
+        return self._order
+
+    def indices(self, step: int) -> np.ndarray:
+        """Dataset indices for ``step`` (0-based), ``per_step`` of them."""
+        start = step * self.per_step
+        parts, remaining = [], self.per_step
+        while remaining:
+            epoch, offset = divmod(start, self.n)
+            take = min(remaining, self.n - offset)
+            parts.append(self._permutation(epoch)[offset : offset + take])
+            start += take
+            remaining -= take
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def epoch(self, step: int) -> float:
+        return step * self.per_step / self.n
+
+    def batch(self, step: int) -> torch.Tensor:
+        """float32 (per_step, C, H, W) in [0, 1] on the training device."""
+        images = torch.from_numpy(self.data.images(self.indices(step)))
+        return images.to(self.device, non_blocking=True).float().mul_(self._scale)

@@ -1,0 +1,266 @@
+"""The training loop: plain PyTorch, one function, top to bottom.
+
+``train(data, method="betavae", beta=4, steps=2000, seed=0, out="runs/b4")`` trains a model,
+writing into ``out``: ``config.yaml`` (the complete configuration), ``log.jsonl`` (loss terms
+every ``log_every`` steps), ``status.json`` and ``checkpoints/`` (every ``checkpoint_every``
+steps and at the end). ``resume=True`` continues from the newest checkpoint, and ends with
+the same weights, bit for bit, as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+import untwine
+from untwine import data as datasets
+from untwine.config import TrainConfig, nest, validate
+from untwine.data import GroundTruthData
+from untwine.errors import CheckpointError, ConfigError, TrainingError
+from untwine.files import atomic_write_json
+from untwine.models import VAE
+from untwine.objectives import METHODS
+from untwine.train import checkpoint
+from untwine.train.data import BatchStream
+from untwine.train.run import Run
+from untwine.train.runtime import configure_threads, select_device
+
+# Settings that may change when a run is resumed: they do not alter the weights at a step.
+RESUMABLE_CHANGES = {"steps", "log_every", "checkpoint_every", "keep_checkpoints", "device"}
+
+
+def train(
+    data: GroundTruthData | str | None = None,
+    *,
+    config: TrainConfig | str | Path | None = None,
+    resume: bool = False,
+    threads: int | None = None,
+    progress: bool = True,
+    **settings: Any,
+) -> Run:
+    """Train a VAE-family model and return its :class:`Run`.
+
+    ``data`` is a dataset object (from :func:`untwine.data.load`) or a registered name;
+    ``config`` a :class:`TrainConfig` or a path to a ``config.yaml``; ``settings`` are flat
+    settings (``method``, the method's hyperparameters, ``steps``, ``seed``, ``out``,
+    ``z_dim``, ``lr``, ``batch_size`` ...) that override the config.
+    """
+    cfg = _resolve_config(data, config, settings)
+    out = Path(cfg.out)
+    # Everything that can fail on bad input happens before the run directory is touched.
+    if not isinstance(data, GroundTruthData):
+        data = datasets.load(cfg.dataset.name, **cfg.dataset.options)
+    _prepare_run_dir(cfg, out, resume)
+
+    # -- set-up ------------------------------------------------------------------------
+    device = select_device(cfg.device)
+    configure_threads(threads)
+    torch.manual_seed(cfg.seed)  # network initialisation
+    model = VAE(data.observation_shape, **cfg.model.model_dump()).to(device)
+    objective = METHODS.get(cfg.method.name)(cfg.method, model, len(data), cfg.optim).to(device)
+    optimizer = torch.optim.Adam(
+        model.parameters(),
+        lr=cfg.optim.lr,
+        betas=(cfg.optim.adam_beta1, cfg.optim.adam_beta2),
+        eps=cfg.optim.eps,
+    )
+    noise = torch.Generator(device=device)
+    noise.manual_seed(cfg.seed)
+    stream = BatchStream(data, cfg.optim.batch_size * objective.batches_per_step, cfg.seed, device)
+
+    start = 0
+    if resume:
+        start = _restore(checkpoint.latest(out), model, objective, optimizer, noise)
+        _truncate_log(out / "log.jsonl", start)
+    if start >= cfg.steps:
+        return Run(out)
+
+    def save(step: int) -> None:
+        state = {
+            "model": model.state_dict(),
+            "objective": objective.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "aux_optimizers": {k: o.state_dict() for k, o in objective.optimizers.items()},
+            "rng": {"noise": noise.get_state()},
+            "meta": {
+                "untwine_version": untwine.__version__,
+                "observation_shape": list(data.observation_shape),
+                "max_value": data.max_value,
+                "dataset_size": len(data),
+            },
+        }
+        checkpoint.save(out, step, state, keep=cfg.keep_checkpoints)
+
+    # -- the loop ----------------------------------------------------------------------
+    model.train()
+    log = open(out / "log.jsonl", "a")  # noqa: SIM115 - closed in finally
+    meter = Meter()
+    bar = tqdm(
+        total=cfg.steps, initial=start, disable=not progress, unit="step", dynamic_ncols=True
+    )
+    t_last, images_since = time.perf_counter(), 0
+    _write_status(out, "running", start)
+    step = start
+    try:
+        for step in range(start, cfg.steps):
+            x = stream.batch(step)
+            terms = objective(model, x, step, noise)
+            if not torch.isfinite(terms["loss"]):
+                raise TrainingError(_non_finite_message(step, terms, out))
+            optimizer.zero_grad(set_to_none=True)
+            terms["loss"].backward()
+            optimizer.step()
+            terms.update(objective.update(step))
+            meter.add(terms)
+            images_since += x.shape[0]
+            bar.update(1)
+
+            done = step + 1
+            if done % cfg.log_every == 0 or done == cfg.steps:
+                now = time.perf_counter()
+                record = {
+                    "step": done,
+                    "epoch": round(stream.epoch(done), 4),
+                    "images_per_s": round(images_since / (now - t_last), 1),
+                    **meter.means(),
+                }
+                log.write(json.dumps(record) + "\n")
+                log.flush()
+                bar.set_postfix(_postfix(record), refresh=False)
+                t_last, images_since = now, 0
+            if done % cfg.checkpoint_every == 0 or done == cfg.steps:
+                save(done)
+                _write_status(out, "running" if done < cfg.steps else "done", done)
+    except TrainingError as e:
+        _write_status(out, "failed", step, str(e))
+        raise
+    except KeyboardInterrupt:
+        _write_status(out, "interrupted", step)
+        raise
+    finally:
+        bar.close()
+        log.close()
+    return Run(out)
+
+
+# -- helpers ------------------------------------------------------------------------------
+class Meter:
+    """Running sums of loss terms between two log lines (tensors, so no sync per step)."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, torch.Tensor] = {}
+        self.count = 0
+
+    def add(self, terms: dict[str, torch.Tensor]) -> None:
+        for k, v in terms.items():
+            v = v.detach()
+            self.sums[k] = self.sums[k] + v if k in self.sums else v.clone()
+        self.count += 1
+
+    def means(self) -> dict[str, Any]:
+        out = {}
+        for k, v in self.sums.items():
+            mean = (v / self.count).cpu()
+            out[k] = mean.item() if mean.numel() == 1 else [round(x, 5) for x in mean.tolist()]
+        self.sums, self.count = {}, 0
+        return out
+
+
+def _postfix(record: dict[str, Any]) -> dict[str, str]:
+    shown = {k: f"{v:.4g}" for k, v in record.items() if isinstance(v, float) and k != "epoch"}
+    shown["img/s"] = f"{record['images_per_s']:.0f}"
+    shown.pop("images_per_s", None)
+    return shown
+
+
+def _non_finite_message(step: int, terms: dict[str, torch.Tensor], out: Path) -> str:
+    bad = [k for k, v in terms.items() if k != "loss" and not torch.isfinite(v).all()] or ["loss"]
+    last = checkpoint.latest(out)
+    kept = f"; the last good checkpoint {last} is intact" if last else "; no checkpoint was written"
+    value = terms[bad[0]].detach().flatten()[0].item()
+    return f"non-finite loss at step {step}: term {bad[0]!r} is {value}{kept}"
+
+
+def _resolve_config(data, config, settings) -> TrainConfig:
+    base: dict[str, Any] = {}
+    if config is not None:
+        cfg = config if isinstance(config, TrainConfig) else TrainConfig.load(config)
+        base = cfg.model_dump(mode="json")
+    if isinstance(data, GroundTruthData):
+        settings.setdefault("dataset", data.name)
+        settings.setdefault("dataset_options", getattr(data, "load_options", {}))
+    elif isinstance(data, str):
+        settings.setdefault("dataset", data)
+    return validate(nest(settings, base), source=str(config) if config else "settings")
+
+
+def _prepare_run_dir(cfg: TrainConfig, out: Path, resume: bool) -> None:
+    checkpoint.clean_partial(out)
+    existing = checkpoint.latest(out)
+    if resume:
+        if existing is None:
+            raise CheckpointError(
+                f"{out}: no checkpoint to resume from (nothing under {out / 'checkpoints'})"
+            )
+        saved = TrainConfig.load(out / "config.yaml").model_dump(mode="json")
+        wanted = cfg.model_dump(mode="json")
+        changed = sorted(
+            k for k in wanted if wanted[k] != saved.get(k) and k not in RESUMABLE_CHANGES
+        )
+        if changed:
+            raise ConfigError(
+                f"{out}: cannot resume with different {', '.join(changed)} than config.yaml; "
+                f"only {', '.join(sorted(RESUMABLE_CHANGES))} may change"
+            )
+    elif existing is not None:
+        raise CheckpointError(
+            f"{out} already holds a run (checkpoint {existing.name}); pass --resume to continue "
+            "it or choose another output directory"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    cfg.save(out / "config.yaml")
+    if not resume:
+        (out / "log.jsonl").unlink(missing_ok=True)
+
+
+def _restore(path: Path, model, objective, optimizer, noise) -> int:
+    step, state = checkpoint.load(path)
+    model.load_state_dict(state["model"])
+    objective.load_state_dict(state["objective"])
+    optimizer.load_state_dict(state["optimizer"])
+    for name, opt in objective.optimizers.items():
+        opt.load_state_dict(state["aux_optimizers"][name])
+    noise.set_state(state["rng"]["noise"])
+    return step
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    """Drop log lines written after the checkpoint we resume from (and any torn last line)."""
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            if json.loads(line)["step"] <= step:
+                kept.append(line)
+        except (ValueError, KeyError):
+            break
+    from untwine.files import atomic_write_text
+
+    atomic_write_text(path, "".join(x + "\n" for x in kept))
+
+
+def _write_status(out: Path, state: str, step: int, error: str | None = None) -> None:
+    doc = {"state": state, "step": step, "pid": os.getpid(), "time": time.time()}
+    if error:
+        doc["error"] = error
+    atomic_write_json(out / "status.json", doc)
+
+
+__all__ = ["train"]

@@ -1,0 +1,142 @@
+"""A run directory, read back: ``untwine.load_run(path)``."""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from untwine import data as datasets
+from untwine.config import TrainConfig
+from untwine.data import GroundTruthData
+from untwine.errors import CheckpointError, DataError
+from untwine.models import VAE
+from untwine.train import checkpoint
+from untwine.train.runtime import select_device
+
+
+class Run:
+    """A trained (or training) model's directory: config, newest checkpoint, log and status."""
+
+    def __init__(self, path: str | Path, device: str = "auto") -> None:
+        self.path = Path(path)
+        if not (self.path / "config.yaml").is_file():
+            raise CheckpointError(f"{self.path}: not a run directory (no config.yaml)")
+        self.config = TrainConfig.load(self.path / "config.yaml")
+        self._device = select_device(device)
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r}, method={self.config.method.name!r}, step={self.step})"
+
+    # -- state ---------------------------------------------------------------------------
+    @property
+    def checkpoint_path(self) -> Path:
+        found = checkpoint.latest(self.path)
+        if found is None:
+            raise CheckpointError(f"{self.path}: the run has no checkpoint yet")
+        return found
+
+    @cached_property
+    def _checkpoint(self) -> tuple[int, dict[str, Any]]:
+        return checkpoint.load(self.checkpoint_path)
+
+    @property
+    def step(self) -> int:
+        found = checkpoint.latest(self.path)
+        return 0 if found is None else int(found.name.split("-")[1])
+
+    @property
+    def status(self) -> dict[str, Any]:
+        """``{"state": running|done|failed|interrupted, "step": ..., ...}`` from status.json."""
+        try:
+            return json.loads((self.path / "status.json").read_text())
+        except (OSError, ValueError):
+            return {"state": "unknown", "step": self.step}
+
+    def log(self) -> list[dict[str, Any]]:
+        """The records of ``log.jsonl`` (a torn last line is skipped)."""
+        records = []
+        path = self.path / "log.jsonl"
+        if path.exists():
+            for line in path.read_text().splitlines():
+                try:
+                    records.append(json.loads(line))
+                except ValueError:
+                    break
+        return records
+
+    @cached_property
+    def model(self) -> VAE:
+        """The VAE with the newest checkpoint's weights, in eval mode."""
+        _, state = self._checkpoint
+        shape = tuple(state["meta"]["observation_shape"])
+        model = VAE(shape, **self.config.model.model_dump())
+        model.load_state_dict(state["model"])
+        return model.to(self._device).eval()
+
+    def dataset(self) -> GroundTruthData:
+        """The dataset the run was trained on, loaded by its registered name and options."""
+        ds = self.config.dataset
+        return datasets.load(ds.name, **ds.options)
+
+    # -- inference -----------------------------------------------------------------------
+    def _as_float(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:
+        x = torch.as_tensor(images)
+        expected = tuple(self.model.observation_shape)
+        if x.ndim == len(expected) - 1 and expected[0] == 1:
+            x = x.unsqueeze(1)  # (N, H, W) grayscale
+        if tuple(x.shape[1:]) != expected:
+            raise DataError(
+                f"images must have shape (N, {', '.join(map(str, expected))}), got {tuple(x.shape)}"
+            )
+        if x.dtype == torch.uint8:
+            return x.float() / self._checkpoint[1]["meta"]["max_value"]
+        return x.float()
+
+    @torch.no_grad()
+    def encode(self, images, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior means and log-variances, each (N, z) float32, for uint8 or float images."""
+        x = self._as_float(images)
+        mus, logvars = [], []
+        for chunk in x.split(batch_size):
+            post = self.model.encode(chunk.to(self._device))
+            mus.append(post.mu.cpu())
+            logvars.append(post.logvar.cpu())
+        if not mus:
+            z = self.model.z_dim
+            return np.zeros((0, z), np.float32), np.zeros((0, z), np.float32)
+        return torch.cat(mus).numpy(), torch.cat(logvars).numpy()
+
+    def representation(self, images, batch_size: int = 1024) -> np.ndarray:
+        """Posterior means (N, z), float32 — the representation the metrics score."""
+        return self.encode(images, batch_size)[0]
+
+    @torch.no_grad()
+    def reconstruct(self, images, batch_size: int = 1024) -> np.ndarray:
+        """Mean reconstructions (decoded posterior means) in [0, 1], float32 like the input."""
+        x = self._as_float(images)
+        outs = [
+            self.model.mean(self.model.decode(self.model.encode(c.to(self._device)).mu)).cpu()
+            for c in x.split(batch_size)
+        ]
+        return torch.cat(outs).numpy()
+
+    @torch.no_grad()
+    def decode(self, z: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+        """Mean images in [0, 1] for latent codes (N, z)."""
+        zt = torch.as_tensor(np.asarray(z, dtype=np.float32))
+        return torch.cat(
+            [
+                self.model.mean(self.model.decode(c.to(self._device))).cpu()
+                for c in zt.split(batch_size)
+            ]
+        ).numpy()
+
+
+def load_run(path: str | Path, device: str = "auto") -> Run:
+    """Open the run directory at ``path`` (raises CheckpointError if it is not one)."""
+    return Run(path, device=device)
