@@ -47,7 +47,6 @@ def test_defaults_follow_locatello_et_al():
         (dict(likelihood="poisson"), r"'bernoulli' or 'gaussian'"),
         (dict(network="resnet"), r"unknown network 'resnet'; expected one of: conv64"),
         (dict(steps=0), r"steps: Input should be greater than or equal to 1"),
-        (dict(dataset="mnist"), r"unknown dataset 'mnist'"),
     ],
 )
 def test_bad_settings_name_the_field_and_allowed_values(settings, message):
@@ -79,3 +78,11 @@ def test_missing_and_malformed_files(tmp_path):
     (tmp_path / "bad.yaml").write_text("steps: [1,\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         TrainConfig.load(tmp_path / "bad.yaml")
+
+
+def test_unknown_dataset_is_reported_before_anything_is_written(tmp_path):
+    import untwine
+
+    with pytest.raises(ConfigError, match=r"unknown dataset 'mnist'; expected one of: .*test-squares"):
+        untwine.train("mnist", method="vae", steps=1, out=tmp_path / "r", progress=False)
+    assert not (tmp_path / "r").exists()

@@ -106,6 +106,17 @@ def datasets() -> None:
         typer.echo(name)
 
 
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("runs/demo"), help="run directory"),
+    steps: int | None = typer.Option(None, help="override the demo's step budget"),
+) -> None:
+    """Render dSprites, train a model on it and draw its traversals and reconstructions."""
+    from untwine.demo import run_demo
+
+    run_demo(out, **({"steps": steps} if steps else {}))
+
+
 def main() -> None:
     from untwine.registry import load_plugins
 

@@ -30,19 +30,10 @@ class Strict(BaseModel):
 
 
 class DatasetConfig(Strict):
+    """A registered dataset and its loader options (checked when the dataset is loaded)."""
+
     name: str = "dsprites"
     options: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("name")
-    @classmethod
-    def _known(cls, name: str) -> str:
-        from untwine import data
-
-        if name not in data.names():
-            raise ValueError(
-                f"unknown dataset {name!r}; expected one of: {', '.join(data.names())}"
-            )
-        return name
 
 
 class ModelConfig(Strict):
