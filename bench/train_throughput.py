@@ -24,6 +24,7 @@ from torch import nn
 import untwine
 from untwine.data import ArrayData, register_dataset
 from untwine.objectives import METHODS
+from untwine.train.runtime import tune_allocator
 
 
 @register_dataset("bench-random")
@@ -76,11 +77,18 @@ def bare_network(z: int = 10) -> tuple[nn.Module, nn.Module]:
 
 
 def bare_loop(
-    data: ArrayData, steps: int, batch: int = 64, beta: float = 4.0, channels_last: bool = False
+    data: ArrayData,
+    steps: int,
+    batch: int = 64,
+    beta: float = 4.0,
+    channels_last: bool = False,
+    compile: bool = False,
 ) -> float:
     """Images/s of a plain loop: random indices, unpack, encode, sample, decode, Adam."""
     torch.manual_seed(0)
     enc, dec = bare_network()
+    if compile:
+        enc, dec = torch.compile(enc), torch.compile(dec)
     if channels_last:
         enc, dec = (
             enc.to(memory_format=torch.channels_last),
@@ -88,7 +96,7 @@ def bare_loop(
         )
     opt = torch.optim.Adam([*enc.parameters(), *dec.parameters()], lr=1e-4)
     rng = np.random.default_rng(0)
-    warm, t0 = 5, 0.0
+    warm, t0 = (15 if compile else 5), 0.0
     for i in range(steps + warm):
         if i == warm:
             t0 = time.perf_counter()
@@ -128,32 +136,78 @@ def untwine_rate(data: ArrayData, method: str, steps: int, batch: int = 64) -> f
     return len(timed) * warm * batch / seconds
 
 
+LEVERS = {
+    # name: (environment, bare_loop options, threads)
+    "bare (glibc defaults)": ({}, {}, None),
+    "bare + allocator thresholds": ({"UNTWINE_BENCH_MALLOPT": "1"}, {}, None),
+    "bare + channels-last": ({}, {"channels_last": True}, None),
+    "bare + torch.compile": ({}, {"compile": True}, None),
+    "bare, 1 thread": ({}, {}, 1),
+}
+
+
+def child(name: str, steps: int) -> None:
+    """Run one lever's bare loop in this (fresh) process and print its rate."""
+    env, options, threads = LEVERS[name]
+    if env.get("UNTWINE_BENCH_MALLOPT"):
+        tune_allocator()
+    if threads:
+        torch.set_num_threads(threads)
+    print(bare_loop(dataset(), steps, **options))
+
+
+def levers(steps: int, rounds: int) -> None:
+    """Each lever in its own process (allocator settings cannot be undone in-process)."""
+    import os
+    import subprocess
+    import sys
+
+    rates: dict[str, list[float]] = {name: [] for name in LEVERS}
+    for _ in range(rounds):
+        for name, (env, _, _) in LEVERS.items():
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", name, "--steps", str(steps)],
+                env={**os.environ, **env},
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            rates[name].append(float(out.stdout.strip().splitlines()[-1]))
+    table(rates, "bare (glibc defaults)", "lever (bare loop, separate processes)")
+
+
+def table(rates: dict[str, list[float]], baseline: str, title: str) -> None:
+    base = statistics.median(rates[baseline])
+    print(f"\n{title:<40}{'images/s (median)':>18}{'ratio':>8}   rounds")
+    for name, r in rates.items():
+        med = statistics.median(r)
+        print(f"{name:<40}{med:>18.1f}{med / base:>8.3f}   {', '.join(f'{x:.0f}' for x in r)}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--methods", default="betavae")
-    ap.add_argument("--levers", action="store_true", help="also time channels-last")
+    ap.add_argument("--methods", default="betavae", help="comma-separated, or 'all'")
+    ap.add_argument("--levers", action="store_true", help="time allocator/layout/compile levers")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child:
+        return child(args.child, args.steps)
+    # untwine.train applies its allocator settings to the process; apply them first so that
+    # the bare loop and untwine are compared under the same allocator.
+    tune_allocator()
     data = dataset()
     print(f"dataset: {data.name}, torch {torch.__version__}, threads {torch.get_num_threads()}")
-    methods = (
-        [m for m in args.methods.split(",") if m] if args.methods != "all" else METHODS.names()
-    )
+    methods = METHODS.names() if args.methods == "all" else args.methods.split(",")
     rates: dict[str, list[float]] = {"bare": [], **{m: [] for m in methods}}
-    if args.levers:
-        rates["bare channels-last"] = []
     for _ in range(args.rounds):
         rates["bare"].append(bare_loop(data, args.steps))
-        if args.levers:
-            rates["bare channels-last"].append(bare_loop(data, args.steps, channels_last=True))
         for m in methods:
             rates[m].append(untwine_rate(data, m, args.steps))
-    base = statistics.median(rates["bare"])
-    print(f"\n{'loop':<22}{'images/s (median)':>18}{'ratio to bare':>15}   rounds")
-    for name, r in rates.items():
-        med = statistics.median(r)
-        print(f"{name:<22}{med:>18.1f}{med / base:>15.3f}   {', '.join(f'{x:.0f}' for x in r)}")
+    table(rates, "bare", "loop (same process, batch 64)")
+    if args.levers:
+        levers(args.steps, args.rounds)
 
 
 if __name__ == "__main__":
