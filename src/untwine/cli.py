@@ -50,6 +50,7 @@ def train(
     resume: bool = typer.Option(False, help="continue from the newest checkpoint in --out"),
     dataset: str | None = typer.Option(None, help="registered dataset name"),
     method: str | None = typer.Option(None, help="training method (see `untwine methods`)"),
+    preset: str | None = typer.Option(None, help="named settings (e.g. betavae-dsprites)"),
     steps: int | None = typer.Option(None, help="total optimisation steps"),
     seed: int | None = typer.Option(None),
     out: Path | None = typer.Option(None, help="run directory"),
@@ -73,11 +74,19 @@ def train(
     }
     settings = {k: v for k, v in settings.items() if v is not None}
     if config is None:
+        from untwine.objectives import presets
+
+        given = {**(presets.get(preset)["settings"] if preset else {}), **settings}
         for required in ("method", "steps", "out"):
-            if required not in settings:
+            if required not in given:
                 raise ConfigError(f"--{required} is required (or give --config)")
     run = run_training(
-        config=config, resume=resume, threads=threads, progress=not quiet, **settings
+        config=config,
+        preset=preset,
+        resume=resume,
+        threads=threads,
+        progress=not quiet,
+        **settings,
     )
     typer.echo(f"run: {run.path}  (step {run.step})")
 
@@ -115,6 +124,144 @@ def demo(
     from untwine.demo import run_demo
 
     run_demo(out, **({"steps": steps} if steps else {}))
+
+
+@app.command()
+def traverse(
+    run_dir: Path = typer.Argument(..., help="run directory"),
+    out: Path | None = typer.Option(None, help="folder for the files (default: the run's)"),
+    seeds: str | None = typer.Option(None, help="dataset indices of seed images, e.g. 0,517"),
+    num_seeds: int = typer.Option(3, help="random seed images when --seeds is not given"),
+    prior: bool = typer.Option(False, help="traverse around the prior mean instead"),
+    mode: str = typer.Option("quantile", help="quantile (of the posterior means) or interval"),
+    limit: float = typer.Option(2.0, help="interval mode: traverse [-limit, limit]"),
+    low: float = typer.Option(0.05, help="quantile mode: lower quantile"),
+    high: float = typer.Option(0.95, help="quantile mode: upper quantile"),
+    values: int = typer.Option(9, help="values per row"),
+    points: int = typer.Option(10_000, help="images encoded for KL order, quantiles and MI"),
+    seed: int = typer.Option(0, help="seed of the random choices"),
+) -> None:
+    """Draw latent traversals of a run: traversals.png and traversals.gif."""
+    from untwine.viz.traversals import traverse_run
+
+    png, gif = traverse_run(
+        run_dir,
+        out,
+        seed_indices=_int_list(seeds, "--seeds"),
+        num_seeds=num_seeds,
+        prior=prior,
+        mode=mode,
+        limit=limit,
+        quantiles=(low, high),
+        num_values=values,
+        num_points=points,
+        seed=seed,
+    )
+    typer.echo(f"{png}\n{gif}")
+
+
+@app.command()
+def report(
+    path: Path = typer.Argument(..., help="a run directory, or a folder of runs (a study)"),
+    out: Path | None = typer.Option(None, help="the HTML file (default: PATH/report.html)"),
+    each: bool = typer.Option(False, help="folder: also write every run's own page"),
+    points: int = typer.Option(10_000, help="images encoded per run for the pictures"),
+    seed: int = typer.Option(0, help="seed of the random choices"),
+) -> None:
+    """Write a self-contained HTML report of a run, or one comparing every run in a folder."""
+    from untwine.viz.report import write_report
+
+    if not path.is_dir():
+        raise ConfigError(f"{path}: no such run directory or folder")
+    typer.echo(str(write_report(path, out, each=each, num_points=points, seed=seed)))
+
+
+def _int_list(text: str | None, option: str) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"{option}: expected comma-separated integers (got {text!r})") from None
+
+
+study_app = typer.Typer(
+    no_args_is_help=True, help="Grids of methods x hyperparameters x seeds (untwine.study)."
+)
+app.add_typer(study_app, name="study")
+
+
+@study_app.command("run")
+def study_run(
+    spec: Path = typer.Argument(..., help="study spec YAML (e.g. studies/beta_sweep.yaml)"),
+    out: Path | None = typer.Option(None, help="study folder (default: the spec without .yaml)"),
+    backend: str = typer.Option("local", help="local (worker processes) or ray"),
+    workers: int | None = typer.Option(None, help="local workers (default: one per core)"),
+    address: str | None = typer.Option(None, help="Ray address: auto, ray://host:port, ..."),
+) -> None:
+    """Run every cell of a study that is not done yet (finished cells are skipped)."""
+    from untwine.study import run_study
+
+    summary = run_study(
+        spec, out, backend=backend, workers=workers, address=address, on_event=typer.echo
+    )
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(summary.states.items()))
+    typer.echo(
+        f"study {summary.study_dir}: {summary.skipped} already done"
+        + (f", {counts}" if counts else "")
+        + f" ({summary.wall_s:.1f} s)"
+    )
+    if not summary.complete:
+        raise typer.Exit(1)
+
+
+@study_app.command("status")
+def study_status(study: Path = typer.Argument(..., help="study folder")) -> None:
+    """Counts of done / running / failed / interrupted / pending runs, and the failures."""
+    from untwine.study import status
+
+    report = status(study)
+    typer.echo("  ".join(f"{s} {n}" for s, n in report["counts"].items()))
+    for run in report["runs"]:
+        if run["status"] in ("failed", "running", "interrupted"):
+            detail = f"  {run['error']}" if run.get("error") else ""
+            step = f"step {run['step']}/{run['steps']}"
+            typer.echo(f"{run['status']:<11} {run['id']}  {step}{detail}")
+
+
+@study_app.command("results")
+def study_results(
+    study: Path = typer.Argument(..., help="study folder"),
+    sort: str | None = typer.Option(None, help="column or metric to sort by (scores: best first)"),
+    ascending: bool | None = typer.Option(None, "--ascending/--descending"),
+    aggregate: str | None = typer.Option(None, help="median or mean over seeds"),
+    fmt: str = typer.Option("table", "--format", help="table, csv or json"),
+    all_runs: bool = typer.Option(False, "--all", help="include runs of earlier specs"),
+) -> None:
+    """One table of every run: hyperparameters, seed, status and scores."""
+    from untwine.study import format_rows, results
+
+    if aggregate not in (None, "median", "mean"):
+        raise ConfigError(f"--aggregate: expected median or mean (got {aggregate!r})")
+    columns, rows = results(
+        study, sort=sort, ascending=ascending, aggregate=aggregate, include_all=all_runs
+    )
+    typer.echo(format_rows(columns, rows, fmt), nl=False)
+
+
+@study_app.command("index")
+def study_index(
+    study: Path = typer.Argument(..., help="study folder"),
+    rebuild: bool = typer.Option(False, help="rebuild index.sqlite from the run folders"),
+) -> None:
+    """Check the results index (rebuilt automatically when missing or corrupt)."""
+    from untwine.study import rebuild_index, status
+
+    if rebuild:
+        typer.echo(f"indexed {rebuild_index(study)} runs into {study / 'index.sqlite'}")
+    else:
+        counts = status(study)["counts"]
+        typer.echo(f"{study / 'index.sqlite'}: {sum(counts.values())} runs")
 
 
 def main() -> None:

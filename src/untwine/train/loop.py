@@ -39,6 +39,7 @@ def train(
     data: GroundTruthData | str | None = None,
     *,
     config: TrainConfig | str | Path | None = None,
+    preset: str | None = None,
     resume: bool = False,
     threads: int | None = None,
     progress: bool = True,
@@ -49,9 +50,10 @@ def train(
     ``data`` is a dataset object (from :func:`untwine.data.load`) or a registered name;
     ``config`` a :class:`TrainConfig` or a path to a ``config.yaml``; ``settings`` are flat
     settings (``method``, the method's hyperparameters, ``steps``, ``seed``, ``out``,
-    ``z_dim``, ``lr``, ``batch_size`` ...) that override the config.
+    ``z_dim``, ``lr``, ``batch_size`` ...) that override the config; ``preset`` names a set of
+    settings (:mod:`untwine.objectives.presets`) applied beneath ``settings``.
     """
-    cfg = _resolve_config(data, config, settings)
+    cfg = _resolve_config(data, config, settings, preset)
     out = Path(cfg.out)
     # Everything that can fail on bad input happens before the run directory is touched.
     if not isinstance(data, GroundTruthData):
@@ -187,7 +189,7 @@ def _non_finite_message(step: int, terms: dict[str, torch.Tensor], out: Path) ->
     return f"non-finite loss at step {step}: term {bad[0]!r} is {value}{kept}"
 
 
-def _resolve_config(data, config, settings) -> TrainConfig:
+def _resolve_config(data, config, settings, preset=None) -> TrainConfig:
     base: dict[str, Any] = {}
     if config is not None:
         cfg = config if isinstance(config, TrainConfig) else TrainConfig.load(config)
@@ -197,6 +199,13 @@ def _resolve_config(data, config, settings) -> TrainConfig:
         settings.setdefault("dataset_options", getattr(data, "load_options", {}))
     elif isinstance(data, str):
         settings.setdefault("dataset", data)
+    if preset is not None:  # the preset's settings lie beneath the explicit ones
+        from untwine.objectives import presets
+
+        below = presets.get(preset)["settings"]
+        if settings.get("method", below["method"]) != below["method"]:
+            raise ConfigError(f"preset {preset!r} is for method {below['method']!r}")
+        settings = {**below, **{k: v for k, v in settings.items() if v is not None}}
     return validate(nest(settings, base), source=str(config) if config else "settings")
 
 
