@@ -128,6 +128,7 @@ def untwine_rate(data: ArrayData, method: str, steps: int, batch: int = 64) -> f
             log_every=warm,
             checkpoint_every=10**9,
             progress=False,
+            threads=torch.get_num_threads(),  # the bare loop's setting, whatever it is
         )
         log = run.log()
     # the first interval includes warm-up; pool the rest as total images / total seconds

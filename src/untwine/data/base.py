@@ -127,7 +127,7 @@ class ArrayData(GroundTruthData):
     """A ground-truth dataset held as a uint8 array (N, C, H, W), optionally bit-packed.
 
     ``packed`` images are stored as ``np.packbits`` of each flattened image (binary data,
-    8 pixels a byte), which keeps the 737,280 dSprites images in 46 MB.
+    8 pixels a byte), which keeps the 737,280 dSprites images in 377 MB instead of 3 GB.
     """
 
     def __init__(
