@@ -83,6 +83,7 @@ def test_missing_and_malformed_files(tmp_path):
 def test_unknown_dataset_is_reported_before_anything_is_written(tmp_path):
     import untwine
 
-    with pytest.raises(ConfigError, match=r"unknown dataset 'mnist'; expected one of: .*test-squares"):
+    expected = r"unknown dataset 'mnist'; expected one of: .*test-squares"
+    with pytest.raises(ConfigError, match=expected):
         untwine.train("mnist", method="vae", steps=1, out=tmp_path / "r", progress=False)
     assert not (tmp_path / "r").exists()
