@@ -1,0 +1,302 @@
+"""Plots of a run and of a set of runs, as PNG files written atomically (matplotlib Agg).
+
+Of a run: reconstructions beside their originals, samples from the prior, per-dimension KL
+and loss terms over training (from ``log.jsonl``), and the codes-by-factors mutual-information
+matrix as a heat map (Chen et al. 2018, fig. 6 style). Of a set of runs: any metric against
+any hyperparameter, one line per method through the median over seeds, each seed a point
+(Locatello et al. 2019, fig. 7 style).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from untwine.viz._figure import mosaic, picture_axes, plt, save_figure
+from untwine.viz.latents import LatentSummary
+
+#: log.jsonl fields that are bookkeeping, not loss terms.
+NOT_TERMS = {"step", "epoch", "images_per_s"}
+
+
+# -- a run's pictures -------------------------------------------------------------------------
+def plot_reconstructions(
+    run, path: str | Path, images: np.ndarray | None = None, n: int = 12, seed: int = 0
+) -> Path:
+    """Originals (top row) above their mean reconstructions (decoded posterior means).
+
+    ``images`` (N, C, H, W, uint8 or float) default to ``n`` random images of the run's
+    dataset drawn with ``numpy.random.default_rng(seed)``.
+    """
+    if images is None:
+        data = run.dataset()
+        idx = np.random.default_rng(seed).choice(len(data), size=min(n, len(data)), replace=False)
+        images = data.images(np.sort(idx))
+    originals = run._as_float(images).numpy()
+    recons = run.reconstruct(images)
+    picture = mosaic(np.stack([originals, recons]))
+    fig, ax = picture_axes(picture)
+    h = originals.shape[2] + 2
+    ax.set_yticks([h / 2, h * 1.5])
+    ax.set_yticklabels(["original", "reconstruction"], fontsize=8)
+    ax.set_xticks([])
+    ax.tick_params(length=0)
+    ax.set_title(f"reconstructions (step {run.step})", fontsize=9)
+    return save_figure(fig, path)
+
+
+def plot_samples(run, path: str | Path, n: int = 32, columns: int = 8, seed: int = 0) -> Path:
+    """Mean images decoded from ``n`` codes z ~ N(0, I) drawn with ``torch.Generator(seed)``."""
+    generator = torch.Generator().manual_seed(seed)
+    z = torch.randn((n, run.config.model.z_dim), generator=generator).numpy()
+    images = run.decode(z)
+    rows = math.ceil(n / columns)
+    grid = np.ones((rows * columns, *images.shape[1:]), np.float32)
+    grid[:n] = images
+    picture = mosaic(grid.reshape(rows, columns, *images.shape[1:]))
+    fig, ax = picture_axes(picture)
+    ax.set_axis_off()
+    ax.set_title(f"samples from the prior N(0, I) (step {run.step})", fontsize=9)
+    return save_figure(fig, path)
+
+
+def kl_history(records: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """Steps (T,) and per-dimension KL (T, D) in nats from log records that have ``kl_dims``."""
+    rows = [r for r in records if isinstance(r.get("kl_dims"), list) and "step" in r]
+    if rows:
+        width = len(rows[-1]["kl_dims"])
+        rows = [r for r in rows if len(r["kl_dims"]) == width]
+    if not rows:
+        return np.zeros(0), np.zeros((0, 0))
+    return np.array([r["step"] for r in rows]), np.array([r["kl_dims"] for r in rows], float)
+
+
+def loss_history(records: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Steps (T,) and each scalar loss term's values (T,), NaN where a record lacks it."""
+    rows = [r for r in records if "step" in r]
+    names: list[str] = []
+    for r in rows:
+        for k, v in r.items():
+            if k not in NOT_TERMS and isinstance(v, int | float) and k not in names:
+                names.append(k)
+    steps = np.array([r["step"] for r in rows], float)
+    terms = {k: np.array([_number(r.get(k)) for r in rows], float) for k in names}
+    return steps, terms
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) else float("nan")
+
+
+def plot_kl_over_training(
+    records: Sequence[Mapping[str, Any]], path: str | Path, title: str = ""
+) -> Path:
+    """KL(q(z_j|x) || p(z_j)) per latent dimension (nats, batch averages of each log interval)
+    against the training step; the legend lists dimensions by their final KL."""
+    steps, kl = kl_history(records)
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    if len(steps) == 0:
+        ax.text(0.5, 0.5, "no per-dimension KL in log.jsonl", ha="center", va="center")
+        ax.set_axis_off()
+        return save_figure(fig, path)
+    order = np.argsort(-kl[-1], kind="stable")
+    colors = plt.get_cmap("tab20" if kl.shape[1] > 10 else "tab10")
+    for rank, d in enumerate(order):
+        ax.plot(
+            steps,
+            kl[:, d],
+            color=colors(rank % colors.N),
+            lw=1.4,
+            marker="." if len(steps) < 3 else None,
+            label=f"z{d} ({kl[-1, d]:.2f})",
+        )
+    ax.set_xlabel("step")
+    ax.set_ylabel("KL per dimension (nats)")
+    ax.set_title(title or "KL per latent dimension over training", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=1 + kl.shape[1] // 11, loc="upper left", bbox_to_anchor=(1, 1))
+    return save_figure(fig, path)
+
+
+def plot_losses(records: Sequence[Mapping[str, Any]], path: str | Path, title: str = "") -> Path:
+    """Every scalar term of log.jsonl (loss, recon, kl, tc ... in nats per example) against the
+    step, one small panel each: their scales differ by orders of magnitude. A panel uses a log
+    axis when its values are positive and span more than a factor of 20."""
+    steps, terms = loss_history(records)
+    if len(steps) == 0 or not terms:
+        fig, ax = plt.subplots(figsize=(6.4, 2))
+        ax.text(0.5, 0.5, "no log records", ha="center", va="center")
+        ax.set_axis_off()
+        return save_figure(fig, path)
+    n = len(terms)
+    columns = min(n, 3)
+    rows = math.ceil(n / columns)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(3.2 * columns, 2.3 * rows), squeeze=False, sharex=True
+    )
+    for ax, (name, values) in zip(axes.flat, terms.items(), strict=False):
+        ax.plot(steps, values, lw=1.4, marker="." if len(steps) < 3 else None)
+        finite = values[np.isfinite(values)]
+        if finite.size and finite.min() > 0 and finite.max() / finite.min() > 20:
+            ax.set_yscale("log")
+        ax.set_title(name, fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[n:]:
+        ax.set_axis_off()
+    for ax in axes[-1]:
+        ax.set_xlabel("step", fontsize=8)
+    fig.suptitle(title or "loss terms over training (nats per example)", fontsize=10)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_mutual_info(summary: LatentSummary, path: str | Path, title: str = "") -> Path:
+    """Heat map of ``I(z_j; v_k) / H(v_k)``: rows are latent dimensions by KL (largest first),
+    columns the factors. A disentangled code has one bright cell per column, in its own row;
+    MIG is the mean over columns of the gap between the two brightest cells."""
+    shares = summary.shares
+    fig_h = 1.2 + 0.32 * summary.z_dim
+    if shares is None:
+        fig, ax = plt.subplots(figsize=(5, 1.5))
+        ax.text(0.5, 0.5, "no factors: mutual information unavailable", ha="center")
+        ax.set_axis_off()
+        return save_figure(fig, path)
+    order = summary.order
+    k = shares.shape[1]
+    fig, ax = plt.subplots(figsize=(1.6 + 0.85 * k, fig_h))
+    image = ax.imshow(shares[order], cmap="viridis", vmin=0, vmax=1, aspect="auto")
+    for i, d in enumerate(order):
+        for j in range(k):
+            value = shares[d, j]
+            color = "black" if value > 0.6 else "white"
+            ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7, color=color)
+    ax.set_xticks(range(k))
+    ax.set_xticklabels(summary.factor_names, fontsize=8, rotation=30, ha="right")
+    ax.set_yticks(range(len(order)))
+    ax.set_yticklabels([f"z{d} ({summary.kl[d]:.2f})" for d in order], fontsize=7)
+    ax.set_ylabel("latent (KL, nats)", fontsize=8)
+    fig.colorbar(image, ax=ax, fraction=0.05, pad=0.03, label="I(z; v) / H(v)")
+    headline = f"MIG {summary.mig:.3f}" if summary.mig is not None else ""
+    ax.set_title(title or f"normalised mutual information   {headline}", fontsize=9)
+    return save_figure(fig, path)
+
+
+# -- many runs --------------------------------------------------------------------------------
+def _numeric(values: Sequence[Any]) -> bool:
+    return all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+
+
+def draw_metric_vs_hyperparameter(
+    ax,
+    points: Sequence[Mapping[str, Any]],
+    metric: str,
+    param: str,
+    group: str = "method",
+) -> bool:
+    """Draw ``metric`` against ``param`` on ``ax``: for each ``group`` value (method) its runs
+    as points (one per seed) and a line through the median at each setting. ``points`` are
+    flat rows (``{"method": ..., "beta": 4, "mig": 0.31, ...}``); rows missing either value
+    are left out. Returns whether anything was drawn."""
+    rows = [
+        p
+        for p in points
+        if p.get(param) is not None
+        and isinstance(p.get(metric), int | float)
+        and math.isfinite(p[metric])
+    ]
+    if not rows:
+        return False
+    xs_all = [p[param] for p in rows]
+    numeric = _numeric(xs_all)
+    if numeric:
+        positions = {x: float(x) for x in xs_all}
+    else:  # categorical setting (a network name, an estimator): evenly spaced, sorted
+        labels = sorted({str(x) for x in xs_all})
+        positions = {x: float(labels.index(str(x))) for x in xs_all}
+        ax.set_xticks(range(len(labels)))
+        ax.set_xticklabels(labels, fontsize=7, rotation=20)
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for p in rows:
+        groups.setdefault(str(p.get(group)), []).append(p)
+    colors = plt.get_cmap("tab10")
+    for i, (name, members) in enumerate(sorted(groups.items())):
+        color = colors(i % 10)
+        ax.scatter(
+            [positions[p[param]] for p in members],
+            [p[metric] for p in members],
+            color=color,
+            alpha=0.55,
+            s=18,
+            edgecolors="none",
+        )
+        by_x: dict[float, list[float]] = {}
+        for p in members:
+            by_x.setdefault(positions[p[param]], []).append(float(p[metric]))
+        xs = sorted(by_x)
+        ax.plot(xs, [statistics.median(by_x[x]) for x in xs], color=color, lw=1.6, label=name)
+    if numeric:
+        values = [float(x) for x in xs_all]
+        if min(values) > 0 and max(values) / min(values) >= 8:
+            ax.set_xscale("log")
+    ax.set_xlabel(param, fontsize=8)
+    ax.set_ylabel(metric, fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.grid(alpha=0.3)
+    return True
+
+
+def plot_metric_vs_hyperparameter(
+    points: Sequence[Mapping[str, Any]],
+    metric: str,
+    param: str,
+    path: str | Path,
+    group: str = "method",
+) -> Path:
+    """One PNG of ``metric`` against ``param`` (see :func:`draw_metric_vs_hyperparameter`)."""
+    fig, ax = plt.subplots(figsize=(4.6, 3.2))
+    if draw_metric_vs_hyperparameter(ax, points, metric, param, group):
+        ax.legend(fontsize=7)
+        ax.set_title(f"{metric} vs {param}: seeds as points, median as line", fontsize=9)
+    else:
+        ax.text(0.5, 0.5, f"no runs with both {metric} and {param}", ha="center")
+        ax.set_axis_off()
+    return save_figure(fig, path)
+
+
+def plot_metrics_vs_hyperparameter(
+    points: Sequence[Mapping[str, Any]],
+    metrics: Sequence[str],
+    param: str,
+    path: str | Path,
+    group: str = "method",
+) -> Path | None:
+    """One PNG with a panel per metric against ``param``; None when no panel has data."""
+    drawable = [
+        m
+        for m in metrics
+        if any(p.get(param) is not None and isinstance(p.get(m), int | float) for p in points)
+    ]
+    if not drawable:
+        return None
+    columns = min(len(drawable), 3)
+    rows = math.ceil(len(drawable) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.0 * columns, 3.0 * rows), squeeze=False)
+    for ax, metric in zip(axes.flat, drawable, strict=False):
+        draw_metric_vs_hyperparameter(ax, points, metric, param, group)
+        ax.set_title(metric, fontsize=9)
+    for ax in list(axes.flat)[len(drawable) :]:
+        ax.set_axis_off()
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.tight_layout()
+    if handles:  # one legend for all panels, outside them on the right
+        fig.legend(
+            handles, labels, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, title=group
+        )
+    return save_figure(fig, path)
