@@ -131,7 +131,7 @@ def traverse(
     run_dir: Path = typer.Argument(..., help="run directory"),
     out: Path | None = typer.Option(None, help="folder for the files (default: the run's)"),
     seeds: str | None = typer.Option(None, help="dataset indices of seed images, e.g. 0,517"),
-    num_seeds: int = typer.Option(3, help="random seed images when --seeds is not given"),
+    num_seeds: int = typer.Option(2, help="random seed images when --seeds is not given"),
     prior: bool = typer.Option(False, help="traverse around the prior mean instead"),
     mode: str = typer.Option("quantile", help="quantile (of the posterior means) or interval"),
     limit: float = typer.Option(2.0, help="interval mode: traverse [-limit, limit]"),
