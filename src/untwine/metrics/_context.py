@@ -1,0 +1,212 @@
+"""Where metrics get their codes: encode each needed image once, share codes across metrics.
+
+:class:`CodeSource` turns factor indices into codes through a representation function. Every
+grid cell is encoded at most once: requested cells not seen before are rendered and encoded in
+large batches, and their codes are kept in a table indexed by the cell's flat index (4 bytes x
+D per cell; 29 MB for dSprites with D = 10). FactorVAE and beta-VAE scores ask for ~1-2
+million images on dSprites' 737,280, of which ~550,000 and ~680,000 are distinct cells; the
+reference encodes all of them, 64 at a time. The numbers are the same as encoding every draw
+for a deterministic, batch-independent representation (the mean code of a VAE in eval mode),
+which is what the metrics assume.
+
+:class:`EvalContext` is what the registered metric adapters receive from
+:func:`untwine.metrics.evaluate.evaluate`: the dataset, the seed and cached samples, so that
+MIG, SAP, DCI and modularity share one train/test draw and ELBO/MIG-full one set of posteriors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from untwine.metrics._validate import MetricInputError
+
+RepresentationFn = Callable[[np.ndarray], Any]
+EncoderFn = Callable[[np.ndarray], tuple[Any, Any]]
+
+#: Images passed to the representation / encoder function per call.
+ENCODE_BATCH = 1024
+
+
+def _as_codes(out: Any, n: int, what: str) -> np.ndarray:
+    """Convert a representation function's output to a finite (n, D) float array or raise."""
+    if hasattr(out, "detach"):  # a torch tensor slipped through
+        out = out.detach().cpu().numpy()
+    arr = np.asarray(out)
+    if arr.ndim != 2 or arr.shape[0] != n:
+        raise MetricInputError(
+            f"{what} must return an array (N, D) for N={n} images, got {arr.shape}"
+        )
+    if not np.issubdtype(arr.dtype, np.floating):
+        arr = arr.astype(np.float64)
+    if not np.isfinite(arr).all():
+        raise MetricInputError(f"{what} returned NaN or inf codes")
+    return arr
+
+
+class CodeSource:
+    """Codes of grid cells under ``representation_fn``; each cell is encoded at most once."""
+
+    def __init__(
+        self,
+        data: Any,
+        representation_fn: RepresentationFn,
+        rng: np.random.Generator | None = None,
+        *,
+        batch_size: int = ENCODE_BATCH,
+    ) -> None:
+        self.data = data
+        self.representation_fn = representation_fn
+        self.sizes = tuple(int(s) for s in data.factor_sizes)
+        self.num_cells = int(np.prod(self.sizes, dtype=np.int64))
+        # Only datasets with nuisance variables use this; grid datasets ignore it.
+        self.rng = rng if rng is not None else np.random.default_rng(0)
+        self.batch_size = batch_size
+        self.images_encoded = 0
+        self._table: np.ndarray | None = None  # (num_cells, D), allocated on first use
+        self._known = np.zeros(self.num_cells, dtype=bool)
+
+    def __call__(self, factors: np.ndarray) -> np.ndarray:
+        """Codes (..., D) for factor indices (..., K)."""
+        shape = factors.shape[:-1]
+        cells = np.ravel_multi_index(tuple(factors.reshape(-1, factors.shape[-1]).T), self.sizes)
+        missing = np.unique(cells[~self._known[cells]])
+        if len(missing):
+            fresh = self._encode(
+                np.stack(np.unravel_index(missing, self.sizes), axis=1).astype(np.int64)
+            )
+            if self._table is None:
+                self._table = np.empty((self.num_cells, fresh.shape[1]), dtype=fresh.dtype)
+            elif fresh.shape[1] != self._table.shape[1]:
+                raise MetricInputError(
+                    f"representation_fn returned {fresh.shape[1]} dimensions, "
+                    f"earlier {self._table.shape[1]}"
+                )
+            self._table[missing] = fresh
+            self._known[missing] = True
+        codes = self._table[cells]
+        return codes.reshape(*shape, codes.shape[-1])
+
+    def _encode(self, factors: np.ndarray) -> np.ndarray:
+        parts = []
+        for start in range(0, len(factors), self.batch_size):
+            chunk = factors[start : start + self.batch_size]
+            images = self.data.sample_observations_from_factors(chunk, self.rng)
+            parts.append(_as_codes(self.representation_fn(images), len(chunk), "representation_fn"))
+            self.images_encoded += len(chunk)
+        widths = {p.shape[1] for p in parts}
+        if len(widths) > 1:
+            raise MetricInputError(f"representation_fn returned codes of varying widths {widths}")
+        return np.concatenate(parts)
+
+
+def encode_posteriors(
+    data: Any,
+    encoder_fn: EncoderFn,
+    factors: np.ndarray,
+    rng: np.random.Generator,
+    batch_size: int = ENCODE_BATCH,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior means and log-variances (N, D) of the images with the given factors."""
+    mus, logvars = [], []
+    for start in range(0, len(factors), batch_size):
+        chunk = factors[start : start + batch_size]
+        out = encoder_fn(data.sample_observations_from_factors(chunk, rng))
+        if not isinstance(out, tuple | list) or len(out) != 2:
+            raise MetricInputError("encoder_fn must return a pair (mu, logvar)")
+        mus.append(_as_codes(out[0], len(chunk), "encoder_fn (mu)"))
+        logvars.append(_as_codes(out[1], len(chunk), "encoder_fn (logvar)"))
+    return np.concatenate(mus), np.concatenate(logvars)
+
+
+@dataclass
+class Split:
+    """Sampled points with codes: the train split and (possibly empty) test split."""
+
+    train_codes: np.ndarray
+    train_factors: np.ndarray
+    test_codes: np.ndarray
+    test_factors: np.ndarray
+
+
+class EvalContext:
+    """Dataset, seed and caches handed to every registered metric adapter.
+
+    ``codes`` (a :class:`CodeSource`) is None when no representation function was given, and
+    ``encoder_fn`` None when no encoder was given; adapters that need one ask for it through
+    :meth:`require_codes` / :meth:`posteriors`, which raise a clear error.
+    """
+
+    def __init__(
+        self,
+        data: Any,
+        seed: int,
+        representation_fn: RepresentationFn | None = None,
+        encoder_fn: EncoderFn | None = None,
+    ) -> None:
+        self.data = data
+        self.seed = seed
+        self.encoder_fn = encoder_fn
+        self.codes = (
+            CodeSource(data, representation_fn, np.random.default_rng(seed))
+            if representation_fn is not None
+            else None
+        )
+        self._splits: dict[tuple[int, int], Split] = {}
+        self._posteriors: dict[int | None, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def require_codes(self, metric: str) -> CodeSource:
+        if self.codes is None:
+            raise MetricInputError(f"metric {metric!r} needs a representation_fn")
+        return self.codes
+
+    def train_test(self, num_train: int, num_test: int = 0) -> Split:
+        """Uniformly sampled train and test points and their codes, shared between metrics.
+
+        The train factors are the first ``num_train`` draws of ``default_rng(seed)`` and the
+        test factors the next ``num_test``, so a metric that needs only the train split sees
+        the same points as one that needs both.
+        """
+        key = (num_train, num_test)
+        if key not in self._splits:
+            source = self.require_codes("train/test split")
+            rng = np.random.default_rng(self.seed)
+            train_factors = self.data.sample_factors(num_train, rng)
+            test_factors = self.data.sample_factors(num_test, rng)
+            train_codes = self._train_codes(num_train, train_factors, source)
+            test_codes = source(test_factors) if num_test else train_codes[:0]
+            self._splits[key] = Split(train_codes, train_factors, test_codes, test_factors)
+        return self._splits[key]
+
+    def _train_codes(self, num_train: int, factors: np.ndarray, source: CodeSource) -> np.ndarray:
+        for (n_train, _), split in self._splits.items():
+            if n_train == num_train:
+                return split.train_codes
+        return source(factors)
+
+    def posteriors(self, num_points: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(mu, logvar, factors)`` of the whole grid, or of ``num_points`` random cells.
+
+        The subset (without replacement, sorted) is drawn from ``default_rng(seed)``.
+        """
+        if self.encoder_fn is None:
+            raise MetricInputError(
+                "this metric needs posterior parameters: pass encoder_fn returning (mu, logvar)"
+            )
+        if num_points not in self._posteriors:
+            sizes = tuple(int(s) for s in self.data.factor_sizes)
+            total = int(np.prod(sizes, dtype=np.int64))
+            if num_points is None or num_points >= total:
+                cells = np.arange(total)
+            else:
+                rng = np.random.default_rng(self.seed)
+                cells = np.sort(rng.choice(total, size=num_points, replace=False))
+            factors = np.stack(np.unravel_index(cells, sizes), axis=1).astype(np.int64)
+            mu, logvar = encode_posteriors(
+                self.data, self.encoder_fn, factors, np.random.default_rng(self.seed)
+            )
+            self._posteriors[num_points] = (mu, logvar, factors)
+        return self._posteriors[num_points]

@@ -1,0 +1,113 @@
+"""beta-VAE disentanglement score (Higgins et al. 2017), as in disentanglement_lib.
+
+Higgins et al., "beta-VAE: Learning Basic Visual Concepts with a Constrained Variational
+Framework", ICLR 2017, Sec. 3: pairs of points share the value of one factor; the mean
+absolute difference of their codes over a batch of pairs should reveal which factor was shared
+to a linear classifier, whose accuracy is the score.
+
+Classifier: the reference calls scikit-learn's ``LogisticRegression()``, which for the published
+benchmark (2019) meant LIBLINEAR, one-vs-rest, ``C = 1``, penalised intercept, on unscaled
+features. The same per-class problems are solved here to the optimum by
+:func:`untwine.metrics._linear.fit_logistic` (LIBLINEAR stops at a tolerance of 1e-4). All
+pairs are drawn at once and encoded in large batches (see
+:class:`untwine.metrics._context.CodeSource`) instead of 2 x 15,000 calls on 64 images each.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from untwine.metrics._context import CodeSource, RepresentationFn
+from untwine.metrics._linear import decision_to_labels, fit_logistic, ovr_problems
+from untwine.metrics._validate import MetricInputError, check_positive_int
+from untwine.registry import register_metric
+
+if TYPE_CHECKING:
+    from untwine.metrics._context import EvalContext
+
+LOGISTIC_C = 1.0
+
+
+def beta_vae_score(
+    data: Any,
+    representation_fn: RepresentationFn,
+    seed: int = 0,
+    batch_size: int = 64,
+    num_train: int = 10_000,
+    num_eval: int = 5_000,
+) -> dict[str, float | list]:
+    """beta-VAE score in [0, 1] (dimensionless): accuracy on ``num_eval`` fresh examples.
+
+    Each example: pick a factor ``k`` uniformly, draw ``batch_size`` pairs of points that agree
+    on factor ``k`` (everything else independent), and take the mean over pairs of the
+    absolute code difference (a D-vector). A one-vs-rest logistic regression (``C = 1``)
+    trained on ``num_train`` examples predicts ``k``; the score is its eval accuracy
+    (Higgins et al. 2017, Sec. 3).
+
+    Returns:
+        ``{"beta_vae_score": eval accuracy, "train_accuracy", "eval_accuracy"}``.
+    """
+    source = CodeSource(data, representation_fn, np.random.default_rng(seed))
+    return _beta_vae(source, data, np.random.default_rng(seed), batch_size, num_train, num_eval)
+
+
+def _beta_vae(
+    source: CodeSource,
+    data: Any,
+    rng: np.random.Generator,
+    batch_size: int,
+    num_train: int,
+    num_eval: int,
+) -> dict[str, float | list]:
+    batch_size = check_positive_int(batch_size, "batch_size")
+    num_train = check_positive_int(num_train, "num_train")
+    num_eval = check_positive_int(num_eval, "num_eval")
+    if data.num_factors < 2:
+        raise MetricInputError("beta_vae_score needs a dataset with at least 2 factors")
+    train_x, train_y = _examples(source, data, rng, batch_size, num_train)
+    classes = np.unique(train_y)
+    if len(classes) < 2:
+        raise MetricInputError(
+            f"num_train={num_train} drew examples of a single factor; use more examples"
+        )
+    signs, costs = ovr_problems(train_y, classes, None, LOGISTIC_C)
+    theta = fit_logistic(train_x, signs, costs)
+
+    def accuracy(x: np.ndarray, y: np.ndarray) -> float:
+        decision = x @ theta[:, :-1].T + theta[:, -1]
+        return float(np.mean(decision_to_labels(decision, classes) == y))
+
+    train_accuracy = accuracy(train_x, train_y)
+    eval_x, eval_y = _examples(source, data, rng, batch_size, num_eval)
+    eval_accuracy = accuracy(eval_x, eval_y)
+    return {
+        "beta_vae_score": eval_accuracy,
+        "train_accuracy": train_accuracy,
+        "eval_accuracy": eval_accuracy,
+    }
+
+
+def _examples(
+    source: CodeSource, data: Any, rng: np.random.Generator, batch_size: int, num: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Features (num, D): mean |code1 - code2| over pairs sharing factor ``labels`` (num,)."""
+    labels = rng.integers(data.num_factors, size=num)
+    first = data.sample_factors(num * batch_size, rng).reshape(num, batch_size, -1)
+    second = data.sample_factors(num * batch_size, rng).reshape(num, batch_size, -1)
+    rows = np.arange(num)
+    second[rows, :, labels] = first[rows, :, labels]
+    features = np.mean(np.abs(source(first) - source(second)), axis=1, dtype=np.float64)
+    return features, labels
+
+
+@register_metric("beta_vae_score")
+def _beta_vae_metric(
+    ctx: EvalContext, *, batch_size: int = 64, num_train: int = 10_000, num_eval: int = 5_000
+) -> dict:
+    """Driver adapter: the same numbers as :func:`beta_vae_score` with the same seed."""
+    return _beta_vae(
+        ctx.require_codes("beta_vae_score"), ctx.data, np.random.default_rng(ctx.seed),
+        batch_size, num_train, num_eval,
+    )  # fmt: skip
