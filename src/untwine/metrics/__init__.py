@@ -1,0 +1,62 @@
+"""Disentanglement metrics: pure array functions plus a driver over datasets and runs.
+
+Array-level functions take numpy arrays: codes (N, D) float, factors (N, K) integer indices
+into each factor's value grid. Dataset-level functions take a ground-truth dataset
+(:class:`untwine.data.GroundTruthData`) and a representation function (float32 images
+(N, C, H, W) -> codes (N, D), deterministic: the posterior mean) or, for the full-dataset
+estimators, an encoder function (images -> ``(mu, logvar)``).
+
+Return convention: every metric returns a ``dict[str, float | list]`` that ``json.dumps``
+accepts. The headline number is a float under the metric's own name (``"mig"``, ``"sap"``,
+``"modularity"``, ``"factor_vae_score"``, ``"beta_vae_score"``, ``"mig_full"``); DCI and the
+ELBO decomposition have several headline numbers (``disentanglement`` / ``completeness`` /
+``informativeness_*``; ``index_code_mi`` / ``total_correlation`` / ``dimwise_kl`` / ``kl``).
+Other entries are diagnostics (per-factor scores, MI and importance matrices as nested lists
+indexed [code][factor]). Information is in nats; scores are dimensionless.
+
+========================  =====================================  ===========================
+registered name           function                               paper
+========================  =====================================  ===========================
+``mig``                   :func:`mig`                            Chen et al. 2018 (discrete)
+``sap``                   :func:`sap`                            Kumar et al. 2018
+``dci``                   :func:`dci`, :func:`dci_from_importance`  Eastwood & Williams 2018
+``modularity``            :func:`modularity_explicitness`        Ridgeway & Mozer 2018
+``factor_vae_score``      :func:`factor_vae_score`               Kim & Mnih 2018
+``beta_vae_score``        :func:`beta_vae_score`                 Higgins et al. 2017
+``mig_full``              :func:`mig_full`                       Chen et al. 2018 (full data)
+``elbo``                  :func:`elbo_decomposition`             Chen et al. 2018
+========================  =====================================  ===========================
+
+:func:`evaluate` runs any of them by name on a dataset and records the settings, seed and
+untwine version; :func:`evaluate_run` does so for a trained run and writes ``metrics.json``.
+Bad input raises :class:`MetricInputError` (an :class:`untwine.UntwineError`).
+"""
+
+from untwine.metrics._validate import MetricInputError
+from untwine.metrics.beta_vae import beta_vae_score
+from untwine.metrics.dci import dci, dci_from_importance
+from untwine.metrics.elbo import elbo_decomposition
+from untwine.metrics.evaluate import BUILTIN_METRICS, evaluate, evaluate_run, metric_settings
+from untwine.metrics.factor_vae import factor_vae_score
+from untwine.metrics.mig import mig
+from untwine.metrics.mig_full import mig_full, mig_full_from_posteriors
+from untwine.metrics.modularity import modularity_explicitness
+from untwine.metrics.sap import sap
+
+__all__ = [
+    "BUILTIN_METRICS",
+    "MetricInputError",
+    "beta_vae_score",
+    "dci",
+    "dci_from_importance",
+    "elbo_decomposition",
+    "evaluate",
+    "evaluate_run",
+    "factor_vae_score",
+    "metric_settings",
+    "mig",
+    "mig_full",
+    "mig_full_from_posteriors",
+    "modularity_explicitness",
+    "sap",
+]

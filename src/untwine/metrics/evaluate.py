@@ -1,0 +1,203 @@
+"""Run registered metrics on a representation of a ground-truth dataset, or on a trained run.
+
+Every metric is registered by name (``untwine.registry.METRICS``) as an *adapter*
+``adapter(ctx: EvalContext, *, setting=default, ...) -> dict``; its keyword-only parameters are
+the settings :func:`evaluate` accepts as overrides and records. A user metric registers the
+same way and is then evaluated by name like the built-in ones.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import os
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from untwine.errors import ConfigError
+from untwine.metrics._context import EncoderFn, EvalContext, RepresentationFn
+from untwine.registry import METRICS
+
+#: Every built-in metric, in the order :func:`evaluate_run` computes them by default.
+BUILTIN_METRICS = (
+    "mig",
+    "sap",
+    "dci",
+    "modularity",
+    "factor_vae_score",
+    "beta_vae_score",
+    "mig_full",
+    "elbo",
+)
+
+
+def metric_settings(name: str) -> dict[str, Any]:
+    """The settings (keyword-only parameters) of a registered metric, with their defaults."""
+    adapter = METRICS.get(name)
+    return {
+        p.name: p.default
+        for p in inspect.signature(adapter).parameters.values()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    }
+
+
+def _resolve(names: list[str], overrides: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Settings per metric: defaults, then plain overrides, then ``<metric>_<setting>`` ones.
+
+    A plain key (``num_train``) applies to every selected metric having that setting; a
+    prefixed key (``dci_model``) to that metric only. A key that applies to none is an error.
+    """
+    settings = {name: metric_settings(name) for name in names}
+    used: set[str] = set()
+    for key, value in overrides.items():
+        for params in settings.values():
+            if key in params:
+                params[key] = value
+                used.add(key)
+    for key, value in overrides.items():
+        for name, params in settings.items():
+            prefix = name + "_"
+            if key.startswith(prefix) and key[len(prefix) :] in params:
+                params[key[len(prefix) :]] = value
+                used.add(key)
+    unknown = sorted(set(overrides) - used)
+    if unknown:
+        known = sorted(
+            {k for params in settings.values() for k in params}
+            | {f"{name}_{k}" for name, params in settings.items() for k in params}
+        )
+        raise ConfigError(
+            f"unknown metric setting(s) {unknown} for metrics {names}; accepted: {known}"
+        )
+    return settings
+
+
+def evaluate(
+    representation_fn: RepresentationFn | None,
+    data: Any,
+    names: Iterable[str],
+    seed: int = 0,
+    *,
+    encoder_fn: EncoderFn | None = None,
+    **overrides: Any,
+) -> dict[str, dict]:
+    """Compute the named metrics of a representation of ``data``; ``{name: result}``.
+
+    Array-level metrics (``mig``, ``sap``, ``dci``, ``modularity``) share one draw of
+    ``num_train`` train and ``num_test`` test points from ``numpy.random.default_rng(seed)``
+    (defaults 10,000 / 5,000, mean representation), encoded once. ``factor_vae_score`` and
+    ``beta_vae_score`` draw their own points from the same seed (their numbers equal the
+    stand-alone functions'); every image is encoded at most about once across them.
+    ``mig_full`` and ``elbo`` need ``encoder_fn`` (images -> ``(mu, logvar)``) and share the
+    posteriors of the whole grid.
+
+    Args:
+        representation_fn: float32 images (N, C, H, W) -> codes (N, D); deterministic. If None,
+            the mean returned by ``encoder_fn`` is used.
+        data: a ground-truth dataset (:class:`untwine.data.GroundTruthData` protocol).
+        names: registered metric names, e.g. ``["mig", "dci"]``.
+        overrides: settings such as ``num_train=2000`` (every metric that has it) or
+            ``dci_model="fast"`` (one metric); unknown settings raise ``ConfigError``.
+
+    Returns:
+        Each metric's result dict (see :mod:`untwine.metrics`) plus ``settings`` (all values
+        used), ``seed``, ``untwine_version``, ``dataset`` and ``seconds``.
+    """
+    from untwine import __version__
+
+    names = list(names)
+    for name in names:
+        METRICS.get(name)  # unknown names fail before any work, listing the known ones
+    settings = _resolve(names, overrides)
+    if representation_fn is None and encoder_fn is not None:
+
+        def representation_fn(images: np.ndarray) -> Any:
+            return encoder_fn(images)[0]
+
+    ctx = EvalContext(data, seed, representation_fn=representation_fn, encoder_fn=encoder_fn)
+    results: dict[str, dict] = {}
+    for name in names:
+        start = time.perf_counter()
+        result = dict(METRICS.get(name)(ctx, **settings[name]))
+        result.update(
+            settings=settings[name],
+            seed=seed,
+            untwine_version=__version__,
+            dataset=getattr(data, "name", type(data).__name__),
+            seconds=round(time.perf_counter() - start, 3),
+        )
+        results[name] = result
+    return results
+
+
+def evaluate_run(
+    run_dir: str | os.PathLike,
+    names: Iterable[str] | None = None,
+    seed: int = 0,
+    **overrides: Any,
+) -> dict[str, dict]:
+    """Evaluate a trained run and merge the results into ``run_dir/metrics.json``.
+
+    Loads the run with :func:`untwine.load_run` (mean representation via
+    ``run.representation``, posteriors via ``run.encode``, dataset via ``run.dataset()``),
+    calls :func:`evaluate` (``names`` defaults to every built-in metric; pass
+    ``dci_model="fast"`` for the fast DCI) and writes the file atomically: results of
+    metrics not recomputed are kept, and if anything fails nothing is written.
+    """
+    from untwine import load_run  # deferred: the training stack is heavy and optional here
+
+    run_dir = Path(run_dir)
+    run = load_run(run_dir)
+    selected = list(BUILTIN_METRICS if names is None else names)
+    results = evaluate(
+        run.representation, run.dataset(), selected, seed, encoder_fn=run.encode, **overrides
+    )
+    path = run_dir / "metrics.json"
+    merged = _read_existing(path)
+    merged.update(results)
+    _write_json_atomic(path, merged)
+    return results
+
+
+def _read_existing(path: Path) -> dict[str, Any]:
+    """Previous results to keep, or nothing if the file is missing or unreadable."""
+    try:
+        existing = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return existing if isinstance(existing, dict) else {}
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON types; NaN and inf (undefined scores) become null."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _write_json_atomic(path: Path, payload: Mapping[str, Any]) -> None:
+    """Serialise fully first, write a temp file beside ``path``, check it, then rename."""
+    text = json.dumps(_jsonable(payload), indent=2, sort_keys=True, allow_nan=False)
+    fd, tmp = tempfile.mkstemp(prefix=".metrics.", suffix=".json.tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        json.loads(Path(tmp).read_text())  # never replace a good file with an unreadable one
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,142 @@
+"""The driver: metrics by name, shared codes, recorded settings, overrides, metrics.json."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import untwine
+from untwine.errors import ConfigError
+from untwine.metrics import (
+    BUILTIN_METRICS,
+    MetricInputError,
+    beta_vae_score,
+    evaluate,
+    evaluate_run,
+    factor_vae_score,
+    metric_settings,
+)
+from untwine.registry import METRICS
+
+ARRAY_METRICS = ["mig", "sap", "dci", "modularity"]
+SMALL = {"num_train": 2000, "num_test": 1000, "dci_model": "fast"}
+
+
+class Counting:
+    """A representation function that counts the images it encodes."""
+
+    def __init__(self, fn):
+        self.fn, self.images = fn, 0
+
+    def __call__(self, images):
+        self.images += len(images)
+        return self.fn(images)
+
+
+def sharp_encoder(images):
+    mu = images.reshape(len(images), -1).astype(np.float64)
+    return mu, np.full_like(mu, 2 * np.log(0.05))
+
+
+def test_every_builtin_metric_is_registered():
+    assert set(BUILTIN_METRICS) <= set(METRICS.names())
+    assert metric_settings("dci") == {"num_train": 10_000, "num_test": 5_000, "model": "gbt"}
+
+
+def test_array_metrics_share_one_encoded_sample(grid, reps):
+    data = grid((10, 20, 30))
+    one, four = Counting(reps.identity), Counting(reps.identity)
+    evaluate(one, data, ["sap"], seed=3, num_train=2000, num_test=1000)
+    results = evaluate(four, data, ARRAY_METRICS, seed=3, **SMALL)
+    rng = np.random.default_rng(3)
+    drawn = np.vstack([data.sample_factors(2000, rng), data.sample_factors(1000, rng)])
+    distinct = len(np.unique(data.index(drawn)))
+    assert four.images == one.images == distinct  # each drawn cell encoded once, for all four
+    assert results["mig"]["mig"] > 0.9
+    assert results["dci"]["disentanglement"] > 0.9
+    assert results["modularity"]["modularity"] > 0.9
+    for name in ARRAY_METRICS:
+        assert results[name]["seed"] == 3
+        assert results[name]["untwine_version"] == untwine.__version__
+        assert results[name]["settings"]["num_train"] == 2000
+    assert results["dci"]["settings"]["model"] == "fast"
+    assert results["sap"]["settings"] == {
+        "num_train": 2000,
+        "num_test": 1000,
+        "continuous_factors": False,
+    }
+    json.dumps(results)
+
+
+def test_same_numbers_as_the_stand_alone_functions(cube, reps):
+    settings = {"num_train": 500, "num_eval": 300}
+    results = evaluate(reps.identity, cube, ["factor_vae_score", "beta_vae_score"], seed=9,
+                       num_variance_estimate=1000, **settings)  # fmt: skip
+    alone = factor_vae_score(cube, reps.identity, seed=9, num_variance_estimate=1000, **settings)
+    assert {k: results["factor_vae_score"][k] for k in alone} == alone
+    alone = beta_vae_score(cube, reps.identity, seed=9, **settings)
+    assert {k: results["beta_vae_score"][k] for k in alone} == alone
+
+
+def test_mig_on_train_split_does_not_depend_on_other_metrics(cube, reps):
+    alone = evaluate(reps.identity, cube, ["mig"], num_train=1500)["mig"]["mig"]
+    together = evaluate(reps.identity, cube, ["sap", "mig"], num_train=1500, num_test=700)
+    assert together["mig"]["mig"] == alone
+
+
+def test_full_dataset_metrics_use_the_encoder(cube):
+    results = evaluate(None, cube, ["elbo", "mig_full", "mig"], encoder_fn=sharp_encoder,
+                       num_samples=400, num_train=1000)  # fmt: skip
+    assert results["mig_full"]["mig_full"] > 0.9
+    assert results["elbo"]["index_code_mi"] > 3.0  # ~log(1000 distinct posteriors)
+    assert results["mig"]["mig"] > 0.9  # the representation defaults to the mean
+
+
+def test_unknown_names_and_settings_fail_clearly(cube, reps):
+    with pytest.raises(ConfigError, match="unknown metric 'mgi'"):
+        evaluate(reps.identity, cube, ["mgi"])
+    with pytest.raises(ConfigError, match=r"unknown metric setting\(s\) \['num_trian'\]"):
+        evaluate(reps.identity, cube, ["mig"], num_trian=10)
+    with pytest.raises(ConfigError, match="dci_model"):
+        evaluate(reps.identity, cube, ["mig"], dci_model="fast")  # dci not selected
+    with pytest.raises(MetricInputError, match="encoder_fn"):
+        evaluate(reps.identity, cube, ["elbo"])
+
+
+class FakeRun:
+    def __init__(self, data, fail=False):
+        self.data, self.fail = data, fail
+
+    def representation(self, images):
+        if self.fail:
+            raise RuntimeError("encoder crashed")
+        return images.reshape(len(images), -1).astype(np.float64)
+
+    def encode(self, images):
+        return sharp_encoder(images)
+
+    def dataset(self):
+        return self.data
+
+
+def test_evaluate_run_writes_and_merges_metrics_json(tmp_path, monkeypatch, cube):
+    monkeypatch.setattr(untwine, "load_run", lambda run_dir: FakeRun(cube), raising=False)
+    evaluate_run(tmp_path, ["mig"], num_train=1000)
+    evaluate_run(tmp_path, ["sap"], num_train=1000, num_test=500)
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert set(saved) == {"mig", "sap"}
+    assert saved["mig"]["settings"] == {"num_train": 1000, "num_bins": 20}
+    assert saved["mig"]["mig"] > 0.95
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]  # no temp files left
+
+
+def test_evaluate_run_keeps_the_good_file_on_failure(tmp_path, monkeypatch, cube):
+    monkeypatch.setattr(untwine, "load_run", lambda run_dir: FakeRun(cube), raising=False)
+    evaluate_run(tmp_path, ["mig"], num_train=1000)
+    before = (tmp_path / "metrics.json").read_text()
+    monkeypatch.setattr(untwine, "load_run", lambda run_dir: FakeRun(cube, fail=True))
+    with pytest.raises(RuntimeError, match="encoder crashed"):
+        evaluate_run(tmp_path, ["mig"], num_train=1000)
+    assert (tmp_path / "metrics.json").read_text() == before
