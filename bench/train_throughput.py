@@ -207,6 +207,17 @@ def main() -> None:
         for m in methods:
             rates[m].append(untwine_rate(data, m, args.steps))
     table(rates, "bare", "loop (same process, batch 64)")
+    if "betavae" in methods:  # a FactorVAE step reads two batches: compare steps, not images
+        # a ratio per round pairs runs close in time, so drift in machine load across rounds cancels
+        print(f"\n{'method':<40}{'steps/s (median)':>18}{'step cost / betavae':>22}   rounds")
+        for m in methods:
+            per_step = 64 * METHODS.get(m).batches_per_step
+            cost = [
+                b * per_step / (r * 64) for b, r in zip(rates["betavae"], rates[m], strict=True)
+            ]
+            steps = statistics.median(rates[m]) / per_step
+            shown = ", ".join(f"{c:.2f}" for c in cost)
+            print(f"{m:<40}{steps:>18.2f}{statistics.median(cost):>22.3f}   {shown}")
     if args.levers:
         levers(args.steps, args.rounds)
 
