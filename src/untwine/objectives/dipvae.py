@@ -2,7 +2,7 @@
 
 Kumar, Sattigeri & Balakrishnan (2018), "Variational Inference of Disentangled Latent Concepts
 from Unlabeled Observations". The disentangled inferred prior (DIP) objective adds to the VAE
-loss a penalty on the moments of q(z) = E_p(x)[q(z|x)], whose covariance is (eq. 5)
+loss a penalty on the moments of q(z) = E_p(x)[q(z|x)], whose covariance is (section 3)
 
     Cov_q(z)[z] = E_p(x)[Sigma(x)] + Cov_p(x)[mu(x)].
 
@@ -36,7 +36,7 @@ DEFAULT_DIAGONAL_FACTOR = {"i": 10.0, "ii": 1.0}
 
 
 def dip_covariance(mu: Tensor, logvar: Tensor, dip_type: DipType) -> Tensor:
-    """(D, D) batch estimate of Cov_p(x)[mu(x)] (type "i") or Cov_q(z)[z] (type "ii", eq. 5)."""
+    """(D, D) batch estimate of Cov_p(x)[mu(x)] (type "i") or Cov_q(z)[z] (type "ii")."""
     centred = mu - mu.mean(dim=0, keepdim=True)
     cov = centred.T @ centred / mu.shape[0]
     if dip_type == "ii":
