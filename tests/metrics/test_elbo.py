@@ -97,6 +97,21 @@ def test_streamed_log_density_matches_direct_logsumexp(low, high, tolerance):
     assert log_joint == pytest.approx(expected_joint, abs=tolerance)
 
 
+def test_far_samples_fall_back_to_exact_float64():
+    """A code far from every posterior underflows float32 and is recomputed exactly."""
+    from scipy.special import logsumexp
+
+    rng = np.random.default_rng(1)
+    mu, logvar = rng.normal(size=(200, 2)), np.full((200, 2), math.log(0.25))
+    z = np.array([[0.1, -0.2], [40.0, 0.0]])  # the second is ~80 standard deviations away
+    log_dims, _ = log_aggregate(z, mu, logvar)
+    per_point = gaussian_log_density(z[:, None, :], mu[None], logvar[None])
+    expected = logsumexp(per_point, axis=1) - math.log(200)
+    assert expected[1, 0] < -1000  # far below float32's range
+    assert log_dims[0] == pytest.approx(expected[0], abs=1e-5)  # float32 blocks
+    assert log_dims[1] == pytest.approx(expected[1], rel=1e-12)  # recomputed in float64
+
+
 def test_bad_inputs():
     mu, logvar, _ = gaussian_posteriors(0.0, s=0.5, n=100)
     with pytest.raises(MetricInputError, match="same shape"):

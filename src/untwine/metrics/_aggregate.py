@@ -68,7 +68,8 @@ def log_aggregate(
         mu, logvar: (N, D) parameters of the N diagonal-Gaussian posteriors forming q.
         own_log_density: (S,) ``log q(z_s | x_{n(s)})`` under the posterior each sample was
             drawn from; it keeps the joint sum in float32 range. None skips the joint.
-        num_threads: worker threads (default: torch's intra-op thread count).
+        num_threads: worker threads (default: torch's intra-op thread count). While they
+            run, torch's own intra-op parallelism is set to 1 process-wide (then restored).
 
     Returns:
         float64 arrays in nats, each including the ``- log N``: per-dimension
@@ -146,7 +147,7 @@ def log_aggregate(
             bad |= ~torch.isfinite(log_joint) | (joint_sums < TINY_SUM)
         redo = torch.nonzero(bad).flatten()
         if len(redo):
-            exact_dims, exact_joint = _exact(zt.T[redo].double(), mu64, logvar64)
+            exact_dims, exact_joint = _exact(z64[redo], mu64, logvar64)
             log_dims[redo] = exact_dims
             log_joint[redo] = exact_joint
     return log_dims.numpy(), (log_joint.numpy() if want_joint else None)
@@ -165,13 +166,17 @@ def _exact(z, mu, logvar):
     """float64 logsumexp with a running maximum, for the rare samples that need it."""
     import torch
 
-    num_points = mu.shape[0]
-    log_n = math.log(num_points)
-    dims = torch.full((z.shape[0], z.shape[1]), -math.inf, dtype=torch.float64)
-    joint = torch.full((z.shape[0],), -math.inf, dtype=torch.float64)
-    for n0 in range(0, num_points, 4096):
-        m, lv = mu[n0 : n0 + 4096], logvar[n0 : n0 + 4096]
-        a = -0.5 * (LOG_2PI + lv[None] + (z[:, None, :] - m[None]) ** 2 * torch.exp(-lv[None]))
-        dims = torch.logaddexp(dims, torch.logsumexp(a, dim=1))
-        joint = torch.logaddexp(joint, torch.logsumexp(a.sum(dim=2), dim=1))
-    return dims - log_n, joint - log_n
+    log_n = math.log(mu.shape[0])
+    dims, joints = [], []
+    for s0 in range(0, z.shape[0], 64):  # (64, 4096, D) float64 blocks: ~20 MB at D = 10
+        zs = z[s0 : s0 + 64, None, :]
+        dim = torch.full((zs.shape[0], z.shape[1]), -math.inf, dtype=torch.float64)
+        joint = torch.full((zs.shape[0],), -math.inf, dtype=torch.float64)
+        for n0 in range(0, mu.shape[0], 4096):
+            m, lv = mu[None, n0 : n0 + 4096], logvar[None, n0 : n0 + 4096]
+            a = -0.5 * (LOG_2PI + lv + (zs - m) ** 2 * torch.exp(-lv))
+            dim = torch.logaddexp(dim, torch.logsumexp(a, dim=1))
+            joint = torch.logaddexp(joint, torch.logsumexp(a.sum(dim=2), dim=1))
+        dims.append(dim)
+        joints.append(joint)
+    return torch.cat(dims) - log_n, torch.cat(joints) - log_n

@@ -2,12 +2,12 @@
 
 :class:`CodeSource` turns factor indices into codes through a representation function. Every
 grid cell is encoded at most once: requested cells not seen before are rendered and encoded in
-large batches, and their codes are kept in a table indexed by the cell's flat index (4 bytes x
-D per cell; 29 MB for dSprites with D = 10). FactorVAE and beta-VAE scores ask for ~1-2
-million images on dSprites' 737,280, of which ~550,000 and ~680,000 are distinct cells; the
-reference encodes all of them, 64 at a time. The numbers are the same as encoding every draw
-for a deterministic, batch-independent representation (the mean code of a VAE in eval mode),
-which is what the metrics assume.
+large batches, and their codes are kept in a table indexed by the cell's flat index (D floats
+per cell: 29 MB for dSprites with D = 10 in float32). FactorVAE and beta-VAE scores draw ~1.0
+and ~1.9 million images from dSprites' 737,280, of which ~540,000 and ~680,000 are distinct
+cells; the reference encodes every draw, 64 at a time. The numbers are the same as encoding
+every draw for a deterministic, batch-independent representation (the mean code of a VAE in
+eval mode), which is what the metrics assume.
 
 :class:`EvalContext` is what the registered metric adapters receive from
 :func:`untwine.metrics.evaluate.evaluate`: the dataset, the seed and cached samples, so that

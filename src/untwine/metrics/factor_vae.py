@@ -7,9 +7,9 @@ to factor is scored by its accuracy.
 
 The reference draws, encodes and reduces one vote at a time (15,000 calls of the
 representation function on 64 images each); here all votes are drawn at once, images are
-encoded in large batches through :class:`untwine.metrics._context.CodeSource` (which switches
-to encoding the whole grid once when that is cheaper) and the variances are one array
-reduction. The definition and the numbers are unchanged.
+encoded in large batches through :class:`untwine.metrics._context.CodeSource` (which encodes
+each grid cell at most once) and the variances are one array reduction. The definition and
+the numbers are unchanged.
 """
 
 from __future__ import annotations
