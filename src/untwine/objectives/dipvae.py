@@ -26,6 +26,7 @@ from pydantic import Field, model_validator
 from torch import Tensor
 
 from untwine.config import MethodConfig
+from untwine.models import VAE
 from untwine.objectives.base import Objective, forward_pass, standard_terms
 from untwine.registry import register_method
 
@@ -73,7 +74,9 @@ class DIPVAEParams(MethodConfig):
 class DIPVAE(Objective):
     Params = DIPVAEParams
 
-    def forward(self, model, x, step, generator=None) -> dict[str, Tensor]:
+    def forward(
+        self, model: VAE, x: Tensor, step: int, generator: torch.Generator | None = None
+    ) -> dict[str, Tensor]:
         p = self.params
         fp = forward_pass(model, x, generator)
         terms = standard_terms(fp)

@@ -93,7 +93,9 @@ class FactorVAE(Objective):
         )
         self._pending: tuple[Tensor, Tensor] | None = None
 
-    def forward(self, model, x, step, generator=None) -> dict[str, Tensor]:
+    def forward(
+        self, model: VAE, x: Tensor, step: int, generator: torch.Generator | None = None
+    ) -> dict[str, Tensor]:
         half = x.shape[0] // 2
         fp = forward_pass(model, x[:half], generator)
         terms = standard_terms(fp)

@@ -218,7 +218,9 @@ class BetaTCVAE(Objective):
                 f"(got batch_size {b}, dataset size {dataset_size})"
             )
 
-    def forward(self, model, x, step, generator=None) -> dict[str, Tensor]:
+    def forward(
+        self, model: VAE, x: Tensor, step: int, generator: torch.Generator | None = None
+    ) -> dict[str, Tensor]:
         p = self.params
         fp = forward_pass(model, x, generator)
         terms = standard_terms(fp)
