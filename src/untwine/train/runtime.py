@@ -46,8 +46,8 @@ def tune_allocator(mmap_threshold: int = 32 << 20, trim_threshold: int = 1 << 30
     Raising the mmap and trim thresholds (the effect of MALLOC_MMAP_THRESHOLD_ and
     MALLOC_TRIM_THRESHOLD_) lets freed buffers be reused; ``bench/train_throughput.py
     --levers`` measures it (2 cores, conv net, batch 64: 892 -> 1197 images/s, 1.34x), so
-    :func:`untwine.train` applies it to its process. 32 MiB is glibc's largest allowed mmap threshold on 64-bit
-    systems. Returns False where glibc is not the allocator.
+    :func:`untwine.train` applies it to its process. 32 MiB is glibc's largest allowed mmap
+    threshold on 64-bit systems. Returns False where glibc is not the allocator.
     """
     import ctypes
     import ctypes.util
