@@ -19,6 +19,8 @@ def test_demo_trains_evaluates_and_writes_the_report(tmp_path, monkeypatch, caps
     assert result.scores == {"mig": mig}
     assert f"mig                      {mig:.3f}" in printed
     assert str(result.report) in printed and "[4/4]" in printed
+    for picture in ("traversals.png", "reconstructions.png"):  # issue 2: the demo names both
+        assert (out / picture).is_file() and str(out / picture) in printed
     config = (out / "config.yaml").read_text()
     assert "betatcvae" in config and "network: mlp" in config
     # Running it again reuses the finished run and redraws the report.

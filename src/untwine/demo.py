@@ -116,6 +116,9 @@ def run_demo(
     print(f"\ndone in {seconds:.0f} s (seed {settings['seed']})")
     for name, value in scores.items():
         print(f"  {name:<24} {'undefined' if value is None else f'{value:.3f}'}")
+    for picture in ("traversals.png", "reconstructions.png"):
+        if (run.path / picture).is_file():
+            print(f"  {picture.removesuffix('.png') + ':':<24} {run.path / picture}")
     print(f"  report: {report}")
     return DemoResult(run.path, report, scores, seconds)
 
