@@ -80,3 +80,6 @@ def test_bad_inputs_name_the_argument(split):
         mig(codes, np.zeros_like(factors))
     with pytest.raises(MetricInputError, match="num_bins"):
         mig(codes, factors, num_bins=0)
+    few = np.array([[0, 0, 1], [1, 9, 0], [0, 3, 1], [1, 2, 0], [0, 1, 1]])  # factor 1: 10 classes
+    with pytest.raises(MetricInputError, match=r"5 samples, fewer than the 10 classes.*\[:, 1\]"):
+        mig(codes[:5], few)

@@ -71,6 +71,10 @@ def test_bad_inputs(split):
         sap(train_codes, train_factors, test_codes[:5], test_factors)
     with pytest.raises(MetricInputError, match="same number of columns"):
         sap(train_codes, train_factors, test_codes[:, :2], test_factors)
+    few = np.zeros((5, train_factors.shape[1]), dtype=int)
+    few[:, 0], few[1] = [0, 1, 0, 1, 9], 1  # factor 0: 10 classes in 5 samples
+    with pytest.raises(MetricInputError, match=r"train_factors has 5 samples, fewer than"):
+        sap(train_codes[:5], few, test_codes, test_factors)
     with pytest.raises(MetricInputError, match="at least 2 column"):
         sap(train_codes[:, :1], train_factors, test_codes[:, :1], test_factors)
     with pytest.raises(MetricInputError, match=r"train_factors\[:, 2\] takes a single value"):

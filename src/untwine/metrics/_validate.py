@@ -93,8 +93,18 @@ def check_train_test(
 
 
 def check_varying_factors(factors: np.ndarray, name: str = "factors") -> None:
-    """Every factor must take at least two distinct values (else no classifier or entropy)."""
+    """Every factor must take at least two distinct values (else no classifier or entropy),
+    and there must be at least as many samples as the factor has classes (indices run from 0,
+    so a factor whose largest index is m has m + 1 classes): fewer cannot show every class
+    once, and the plug-in entropies and the classifiers' accuracies mean nothing then."""
+    num = factors.shape[0]
     for k in range(factors.shape[1]):
+        classes = int(factors[:, k].max()) + 1
+        if num < classes:
+            raise MetricInputError(
+                f"{name} has {num} samples, fewer than the {classes} classes of factor "
+                f"{name}[:, {k}] (indices up to {classes - 1}); pass at least {classes} samples"
+            )
         if np.unique(factors[:, k]).size < 2:
             raise MetricInputError(
                 f"{name}[:, {k}] takes a single value; each factor needs at least 2 distinct "
