@@ -22,7 +22,7 @@ def test_demo_trains_evaluates_and_writes_the_report(tmp_path, monkeypatch, caps
     for picture in ("traversals.png", "reconstructions.png"):  # issue 2: the demo names both
         assert (out / picture).is_file() and str(out / picture) in printed
     config = (out / "config.yaml").read_text()
-    assert "betatcvae" in config and "network: mlp" in config
+    assert "betatcvae" in config and "network: conv64" in config
     # Running it again reuses the finished run and redraws the report.
     again = demo.run_demo(out, metrics=("mig",), steps=6, batch_size=16, z_dim=4)
     assert again.scores == result.scores
