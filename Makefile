@@ -3,25 +3,32 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.untwine-installed
+TESTS  := $(VENV)/.untwine-test-installed
 
 .PHONY: demo test lint bench clean
 
 # torch is installed first and pinned exactly: with no torch present, a looser requirement
 # pulls the CUDA wheels (gigabytes); 2.13.0 is the CPU build this machine provides.
+# The demo needs only the package; the test extra (pytest, ruff, ray, websocket-client) is
+# installed on top of it by the first `make test`.
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
 	@touch $(STAMP)
+
+$(TESTS): $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	@touch $(TESTS)
 
 demo: $(STAMP)
 	$(BIN)/untwine demo
 
-test: $(STAMP)
+test: $(TESTS)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
-lint: $(STAMP)
+lint: $(TESTS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 

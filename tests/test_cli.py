@@ -3,23 +3,11 @@
 from __future__ import annotations
 
 import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
-
-
-def untwine(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "untwine", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+from cli_helpers import untwine
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess, pattern: str) -> None:

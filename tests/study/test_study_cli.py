@@ -5,22 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
-import sys
-from pathlib import Path
 
+from cli_helpers import untwine
 from study_helpers import write_spec
-
-
-def untwine(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "untwine", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def test_run_status_results_and_index_from_the_shell(tmp_path, study_cli_env):
