@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import sqlite3
+import statistics
 from pathlib import Path
 
 import pytest
@@ -182,3 +183,14 @@ def test_the_study_report_reads_the_index_and_plots_metrics_against_beta(squares
     assert "not started" in page
     figure = copy / "report-figures" / "metrics_vs_beta.png"
     assert figure.is_file() and figure.stat().st_size > 0
+
+
+def test_aggregate_is_the_median_over_seeds_in_axis_order(squares_study):
+    _, study_dir, _, _ = squares_study
+    _, rows = study.results(study_dir)
+    columns, table = study.results(study_dir, aggregate="median")
+    assert columns[:2] == ["method", "beta"] and "mig" in columns
+    assert [r["beta"] for r in table] == [1, 4]  # numeric order, not the order of the ids
+    for r in table:
+        migs = [x["mig"] for x in rows if x["beta"] == r["beta"]]
+        assert r["n"] == len(migs) >= 2 and r["mig"] == statistics.median(migs)

@@ -168,6 +168,7 @@ def _aggregate(
             values = [m[column] for m in done if m.get(column) is not None]
             row[column] = fold(values) if values else None
         out.append(row)
+    out.sort(key=lambda r: [_sort_key(r[k]) for k in ("method", *axes)])  # beta 1, 4, 6, 10
     return ["method", *axes, "n", "runs", *scores], out
 
 

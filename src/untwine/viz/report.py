@@ -471,10 +471,21 @@ def write_folder_report(
     return out
 
 
+def _distinct(values: Iterable[Any]) -> set[str]:
+    return {json.dumps(v, sort_keys=True, default=str) for v in values}
+
+
 def _trend_section(records: list[RunRecord], folder: Path) -> str:
     scores = _score_columns(records)
-    params = [p for p in varying_params(records) if p not in ("method", "seed")]
     points = [{**r.params, **r.scores} for r in records if r.scores]
+    # A plot needs two values on its axis: a setting only some methods have, at one value
+    # (beta-TCVAE's alpha beside beta-VAE runs), is listed in the table but not plotted.
+    params = [
+        p
+        for p in varying_params(records)
+        if p not in ("method", "seed")
+        and len(_distinct(r.params[p] for r in records if p in r.params)) > 1
+    ]
     figures = []
     for param in params:
         name = "".join(c if c.isalnum() or c in "-_" else "_" for c in param)
