@@ -175,7 +175,11 @@ def test_the_study_report_reads_the_index_and_plots_metrics_against_beta(squares
     grown = write_spec(tmp_path / "grown.yaml", seeds=[0, 1, 7], grid=GRID, metrics=["mig"])
     with StudyDriver(load_spec(grown), copy):
         pass
+    stale = copy / "report-figures" / "metrics_vs_alpha.png"  # an axis the spec no longer has
+    stale.parent.mkdir(exist_ok=True)
+    stale.write_bytes(b"old")
     page = write_report(copy).read_text()
+    assert not stale.exists()
     kept = {r["id"] for r in study.results(study_dir)[1] if r["seed"] in (0, 1)}
     dropped = {r["id"] for r in study.results(study_dir)[1] if r["seed"] not in (0, 1)}
     assert all(i in page for i in kept) and not any(i in page for i in dropped)

@@ -486,6 +486,8 @@ def _trend_section(records: list[RunRecord], folder: Path) -> str:
         if p not in ("method", "seed")
         and len(_distinct(r.params[p] for r in records if p in r.params)) > 1
     ]
+    for stale in (folder / FOLDER_FIGURES).glob("metrics_vs_*.png"):  # from an earlier page
+        stale.unlink()
     figures = []
     for param in params:
         name = "".join(c if c.isalnum() or c in "-_" else "_" for c in param)
