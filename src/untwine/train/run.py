@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -84,8 +85,13 @@ class Run:
         return datasets.load(ds.name, **ds.options)
 
     # -- inference -----------------------------------------------------------------------
-    def _as_float(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:
-        x = torch.as_tensor(images)
+    def _float_batches(
+        self, images: np.ndarray | torch.Tensor, batch_size: int
+    ) -> Iterator[torch.Tensor]:
+        """``images`` checked against the model's shape, then converted to float on the
+        model's device one batch at a time: the whole of dSprites as uint8 (3 GB) would be
+        12 GB as float32."""
+        x = torch.as_tensor(images)  # no copy for a numpy array
         expected = tuple(self.model.observation_shape)
         if x.ndim == len(expected) - 1 and expected[0] == 1:
             x = x.unsqueeze(1)  # (N, H, W) grayscale
@@ -93,17 +99,17 @@ class Run:
             raise DataError(
                 f"images must have shape (N, {', '.join(map(str, expected))}), got {tuple(x.shape)}"
             )
-        if x.dtype == torch.uint8:
-            return x.float() / self._checkpoint[1]["meta"]["max_value"]
-        return x.float()
+        scale = self._checkpoint[1]["meta"]["max_value"] if x.dtype == torch.uint8 else None
+        for chunk in x.split(batch_size):
+            chunk = chunk.to(self._device).float()
+            yield chunk / scale if scale is not None else chunk
 
     @torch.no_grad()
     def encode(self, images, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
         """Posterior means and log-variances, each (N, z) float32, for uint8 or float images."""
-        x = self._as_float(images)
         mus, logvars = [], []
-        for chunk in x.split(batch_size):
-            post = self.model.encode(chunk.to(self._device))
+        for chunk in self._float_batches(images, batch_size):
+            post = self.model.encode(chunk)
             mus.append(post.mu.cpu())
             logvars.append(post.logvar.cpu())
         if not mus:
@@ -118,10 +124,9 @@ class Run:
     @torch.no_grad()
     def reconstruct(self, images, batch_size: int = 1024) -> np.ndarray:
         """Mean reconstructions (decoded posterior means) in [0, 1], float32 like the input."""
-        x = self._as_float(images)
         outs = [
-            self.model.mean(self.model.decode(self.model.encode(c.to(self._device)).mu)).cpu()
-            for c in x.split(batch_size)
+            self.model.mean(self.model.decode(self.model.encode(c).mu)).cpu()
+            for c in self._float_batches(images, batch_size)
         ]
         return torch.cat(outs).numpy()
 
