@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import squares_plugin
 
 from untwine import demo
 
 
+@pytest.mark.filterwarnings("error::UserWarning")  # a picture that cannot be drawn fails
 def test_demo_trains_evaluates_and_writes_the_report(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(demo.datasets, "load", lambda name: squares_plugin.load_squares())
     out = tmp_path / "demo"

@@ -104,6 +104,10 @@ class Run:
             chunk = chunk.to(self._device).float()
             yield chunk / scale if scale is not None else chunk
 
+    def float_images(self, images: np.ndarray | torch.Tensor) -> np.ndarray:
+        """``images`` (uint8 or float) as the float32 array in [0, 1] the model sees."""
+        return torch.cat([b.cpu() for b in self._float_batches(images, 1024)]).numpy()
+
     @torch.no_grad()
     def encode(self, images, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
         """Posterior means and log-variances, each (N, z) float32, for uint8 or float images."""

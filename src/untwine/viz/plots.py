@@ -38,7 +38,7 @@ def plot_reconstructions(
         data = run.dataset()
         idx = np.random.default_rng(seed).choice(len(data), size=min(n, len(data)), replace=False)
         images = data.images(np.sort(idx))
-    originals = run._as_float(images).numpy()
+    originals = run.float_images(images)
     recons = run.reconstruct(images)
     picture = mosaic(np.stack([originals, recons]))
     fig, ax = picture_axes(picture)
