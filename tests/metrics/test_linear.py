@@ -26,9 +26,9 @@ def many_classes():
 def test_threads_and_warm_start_reach_the_cold_single_thread_optimum(many_classes, monkeypatch):
     features, _, signs, costs = many_classes
     cold = _linear._fit_logistic(features, signs, costs)  # from zero, all rows, one call
-    monkeypatch.setattr(_linear, "available_cores", lambda: 1)
+    monkeypatch.setattr(_linear, "solver_threads", lambda: 1)
     single = fit_logistic(features, signs, costs)
-    monkeypatch.setattr(_linear, "available_cores", lambda: 2)
+    monkeypatch.setattr(_linear, "solver_threads", lambda: 2)
     assert 24 // _linear.MIN_PROBLEMS_PER_THREAD >= 2  # so the problems are split in two
     threaded = fit_logistic(features, signs, costs)
     np.testing.assert_allclose(single, cold, rtol=0, atol=1e-8)

@@ -19,9 +19,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import torch
 from threadpoolctl import threadpool_limits
-
-from untwine.train.runtime import available_cores
 
 
 def log_sigmoid(m: np.ndarray) -> np.ndarray:
@@ -40,6 +39,11 @@ WARM_START_MIN_ROWS = 2000
 WARM_START_STRIDE = 8
 #: Problems are shared between threads only when each thread gets at least this many.
 MIN_PROBLEMS_PER_THREAD = 8
+
+
+def solver_threads() -> int:
+    """Threads the solvers may use: torch's intra-op count (a study worker's share of cores)."""
+    return torch.get_num_threads()
 
 
 def fit_logistic(
@@ -64,7 +68,7 @@ def fit_logistic(
     # busy machine costs 10x (measured), so keep BLAS to one thread and instead give each
     # core its own share of the problems (numpy releases the GIL in the array work).
     with threadpool_limits(limits=1, user_api="blas"):
-        workers = min(available_cores(), signs.shape[1] // MIN_PROBLEMS_PER_THREAD)
+        workers = min(solver_threads(), signs.shape[1] // MIN_PROBLEMS_PER_THREAD)
         if workers < 2:
             return _fit_warm(features, signs, costs, max_iter=max_iter, tol=tol)
         shares = np.array_split(np.arange(signs.shape[1]), workers)
