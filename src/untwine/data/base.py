@@ -80,7 +80,10 @@ class GroundTruthData(ABC):
 
     def to_float(self, images: np.ndarray) -> np.ndarray:
         """uint8 images -> float32 in [0, 1]."""
-        return images.astype(np.float32) * np.float32(1.0 / self.max_value)
+        out = images.astype(np.float32)
+        if self.max_value != 1:  # binary data is already 0/1: skip a pass over the floats
+            out *= np.float32(1.0 / self.max_value)
+        return out
 
     def sample_factors(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` factor vectors (n, K) drawn uniformly and independently per factor."""
