@@ -25,7 +25,8 @@ def many_classes():
 
 def test_threads_and_warm_start_reach_the_cold_single_thread_optimum(many_classes, monkeypatch):
     features, _, signs, costs = many_classes
-    cold = _linear._fit_logistic(features, signs, costs)  # from zero, all rows, one call
+    # From zero, on all rows, in one call:
+    cold = _linear._fit_logistic(_linear._Design.of(features), signs, costs)
     monkeypatch.setattr(_linear, "solver_threads", lambda: 1)
     single = fit_logistic(features, signs, costs)
     monkeypatch.setattr(_linear, "solver_threads", lambda: 2)

@@ -17,6 +17,7 @@ reference only for points lying within that tolerance of a decision boundary.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -68,26 +69,50 @@ def fit_logistic(
     # busy machine costs 10x (measured), so keep BLAS to one thread and instead give each
     # core its own share of the problems (numpy releases the GIL in the array work).
     with threadpool_limits(limits=1, user_api="blas"):
+        design = _Design.of(features)
         workers = min(solver_threads(), signs.shape[1] // MIN_PROBLEMS_PER_THREAD)
         if workers < 2:
-            return _fit_warm(features, signs, costs, max_iter=max_iter, tol=tol)
+            return _fit_warm(design, signs, costs, max_iter=max_iter, tol=tol)
         shares = np.array_split(np.arange(signs.shape[1]), workers)
         with ThreadPoolExecutor(workers) as pool:
             parts = pool.map(
                 lambda cols: _fit_warm(
-                    features, signs[:, cols], costs[:, cols], max_iter=max_iter, tol=tol
+                    design, signs[:, cols], costs[:, cols], max_iter=max_iter, tol=tol
                 ),
                 shares,
             )
             return np.concatenate(list(parts))
 
 
+@dataclass(frozen=True)
+class _Design:
+    """The design matrix with its bias column, and the products every Hessian is made of.
+
+    The Hessians of all problems are one product of the curvatures with the products
+    ``x_a x_b`` of every row's coordinates, kept for ``a <= b`` only (the Hessian is
+    symmetric). Made once per fit and shared by the threads and the warm start.
+    """
+
+    x: np.ndarray
+    upper: tuple[np.ndarray, np.ndarray]
+    pair_products: np.ndarray
+
+    @classmethod
+    def of(cls, features: np.ndarray) -> _Design:
+        x = np.hstack([features, np.ones((len(features), 1))])
+        upper = np.triu_indices(x.shape[1])
+        return cls(x, upper, x[:, upper[0]] * x[:, upper[1]])
+
+    def rows(self, rows: slice) -> _Design:
+        return _Design(self.x[rows], self.upper, self.pair_products[rows])
+
+
 def _fit_warm(
-    features: np.ndarray, signs: np.ndarray, costs: np.ndarray, *, max_iter: int, tol: float
+    design: _Design, signs: np.ndarray, costs: np.ndarray, *, max_iter: int, tol: float
 ) -> np.ndarray:
     """:func:`_fit_logistic` started from the optimum on a subsample of the rows."""
     start = None
-    n = len(features)
+    n = len(design.x)
     if n >= WARM_START_MIN_ROWS:
         # Newton's method needs ~6 damped steps to get from 0 to where it converges
         # quadratically; take them on every 8th row (costs scaled to the same total), then
@@ -96,13 +121,13 @@ def _fit_warm(
         rows = slice(None, None, WARM_START_STRIDE)
         scale = n / len(range(n)[rows])
         start = _fit_logistic(
-            features[rows], signs[rows], costs[rows] * scale, max_iter=max_iter, tol=1e-6
+            design.rows(rows), signs[rows], costs[rows] * scale, max_iter=max_iter, tol=1e-6
         )
-    return _fit_logistic(features, signs, costs, max_iter=max_iter, tol=tol, start=start)
+    return _fit_logistic(design, signs, costs, max_iter=max_iter, tol=tol, start=start)
 
 
 def _fit_logistic(
-    features: np.ndarray,
+    design: _Design,
     signs: np.ndarray,
     costs: np.ndarray,
     *,
@@ -110,13 +135,8 @@ def _fit_logistic(
     tol: float = 1e-10,
     start: np.ndarray | None = None,
 ) -> np.ndarray:
-    n = features.shape[0]
-    x = np.hstack([features, np.ones((n, 1))])
+    x, upper, pair_products = design.x, design.upper, design.pair_products
     num_params = x.shape[1]
-    # The Hessians of all problems are one product of the curvatures with the products
-    # x_a x_b of every row's coordinates, kept for a <= b only (the Hessian is symmetric).
-    upper = np.triu_indices(num_params)
-    pair_products = x[:, upper[0]] * x[:, upper[1]]
     eye = np.eye(num_params)
     result = np.zeros((signs.shape[1], num_params)) if start is None else start.copy()
     # One row per problem still iterating, so that dropping the converged ones copies
