@@ -73,7 +73,11 @@ class CodeSource:
         """Codes (..., D) for factor indices (..., K)."""
         shape = factors.shape[:-1]
         cells = np.ravel_multi_index(tuple(factors.reshape(-1, factors.shape[-1]).T), self.sizes)
-        missing = np.unique(cells[~self._known[cells]])
+        # Distinct unseen cells, sorted: marking a (num_cells,) table is linear, where
+        # np.unique hashes or sorts every request (0.18 s of the FactorVAE score's ~1 M).
+        mark = np.zeros(self.num_cells, dtype=bool)
+        mark[cells[~self._known[cells]]] = True
+        missing = np.flatnonzero(mark)
         if len(missing):
             fresh = self._encode(
                 np.stack(np.unravel_index(missing, self.sizes), axis=1).astype(np.int64)
