@@ -172,7 +172,7 @@ def _fit_logistic(
         def trial(a, theta=theta, step=step, margin=margin, sm=step_margins, cost=cost):
             return _logistic_objective(theta + a[:, None] * step, margin + a[:, None] * sm, cost)
 
-        alpha, objective = _backtrack(trial, objective, decrement, np.ones(len(index), dtype=bool))
+        alpha, objective = _backtrack(trial, objective, decrement)
         theta = theta + alpha[:, None] * step
         margin = margin + alpha[:, None] * step_margins
         stalled = alpha == 0  # no step decreases the objective: optimal up to rounding
@@ -193,15 +193,18 @@ def _logistic_objective(theta: np.ndarray, margin: np.ndarray, cost: np.ndarray)
 
 
 def _backtrack(
-    trial_objective, objective: np.ndarray, decrement: np.ndarray, active: np.ndarray
+    trial_objective,
+    objective: np.ndarray,
+    decrement: np.ndarray,
+    active: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Armijo backtracking for a batch of Newton steps; alpha 0 where no step decreases f.
 
-    A problem whose line search fails is at its optimum up to rounding, and is frozen.
+    ``active`` (default: every problem) marks the problems still iterating; the others get
+    alpha 0. A problem whose line search fails is at its optimum up to rounding, and is frozen.
     """
-    alpha = np.ones(len(objective))
-    alpha[~active] = 0.0
-    pending = active.copy()
+    pending = np.ones(len(objective), dtype=bool) if active is None else active.copy()
+    alpha = np.where(pending, 1.0, 0.0)
     new_objective = objective.copy()
     for _ in range(50):
         trial = trial_objective(alpha)
