@@ -14,13 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from untwine import nets
-
-LOG_2PI = math.log(2 * math.pi)
-
-
-def log_normal(z: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
-    """Elementwise log N(z; mu, exp(logvar)) in nats (broadcasting)."""
-    return -0.5 * (LOG_2PI + logvar + (z - mu) ** 2 * torch.exp(-logvar))
+from untwine.models.gaussian import LOG_2PI, kl_standard_normal, log_normal
 
 
 @dataclass
@@ -39,7 +33,7 @@ class Posterior:
 
     def kl_per_dim(self) -> Tensor:
         """KL(q(z_j|x) || N(0, 1)) per example and dimension, (N, D), nats."""
-        return 0.5 * (self.mu**2 + torch.exp(self.logvar) - 1.0 - self.logvar)
+        return kl_standard_normal(self.mu, self.logvar)
 
     def log_prob(self, z: Tensor) -> Tensor:
         """log q(z|x) summed over dimensions, (N,)."""
