@@ -128,7 +128,7 @@ def _attempt(title: str, build: Callable[[], Section]) -> Section:
     try:
         return build()
     except Exception as e:  # noqa: BLE001 - shown on the page and warned about
-        warnings.warn(f"report: {title} could not be drawn: {type(e).__name__}: {e}", stacklevel=3)
+        warnings.warn(f"report: {title} could not be drawn: {type(e).__name__}: {e}", stacklevel=2)
         return Section(title, error=traceback.format_exception_only(type(e), e)[-1].strip())
 
 
@@ -193,14 +193,11 @@ def write_run_report(
             )
         )
     elif run is not None:
-        summary_box: list[LatentSummary] = []
-
+        # One sample for every picture, made on first use; the table's metrics.json is passed
+        # so that the pictures state the numbers the table does.
+        @functools.cache
         def summary() -> LatentSummary:
-            if not summary_box:  # one sample for every picture, made on first use
-                summary_box.append(
-                    summarize_latents(run, num_points=num_points, seed=seed, metrics=record.metrics)
-                )
-            return summary_box[0]
+            return summarize_latents(run, num_points=num_points, seed=seed, metrics=record.metrics)
 
         sections.append(
             _attempt("Traversals", lambda: _traversal_section(run, summary(), seed, traversal))
