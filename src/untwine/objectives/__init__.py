@@ -1,7 +1,7 @@
 """Training objectives, one file per method, registered by name (``@register_method``)."""
 
 from untwine.objectives import dipvae, factorvae, tcvae, vae  # noqa: F401  (registration)
-from untwine.objectives.base import Objective
+from untwine.objectives.base import Objective, Output
 from untwine.registry import METHODS, register_method
 
-__all__ = ["METHODS", "Objective", "register_method"]
+__all__ = ["METHODS", "Objective", "Output", "register_method"]
