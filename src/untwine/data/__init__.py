@@ -26,4 +26,5 @@ def names() -> list[str]:
 
 def _import_builtin() -> None:
     # Imported on demand so that ``import untwine`` stays cheap.
-    from untwine.data import dsprites  # noqa: F401
+    from untwine.data import cars3d, dsprites, images, mpi3d, shapes3d, smallnorb  # noqa: F401
+    from untwine.data.dsprites import variants  # noqa: F401

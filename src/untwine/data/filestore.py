@@ -130,3 +130,23 @@ def npz_member(path: Path, key: str) -> tuple[zipfile.ZipInfo, int, tuple[int, .
     name_len, extra_len = struct.unpack("<HH", local[26:30])
     offset = info.header_offset + 30 + name_len + extra_len + header_size
     return info, offset, tuple(shape), np.dtype(dtype)
+
+
+def resize_images(
+    images: np.ndarray, size: tuple[int, int], path: Path | None = None
+) -> np.ndarray:
+    """uint8 images (N, H, W) or (N, H, W, C) resized to ``size`` = (height, width) with
+    Lanczos filtering (Pillow), returned channels-first (N, C, height, width)."""
+    from PIL import Image
+
+    if images.ndim == 3:
+        images = images[..., None]
+    n, h, w, c = images.shape
+    if (h, w) == tuple(size):
+        return np.ascontiguousarray(images.transpose(0, 3, 1, 2))
+    out = np.empty((n, size[0], size[1], c), np.uint8)
+    for i in range(n):
+        picture = Image.fromarray(images[i, ..., 0] if c == 1 else images[i])
+        resized = np.asarray(picture.resize((size[1], size[0]), Image.Resampling.LANCZOS))
+        out[i] = resized.reshape(size[0], size[1], c)
+    return out.transpose(0, 3, 1, 2).copy()
