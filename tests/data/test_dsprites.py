@@ -31,21 +31,6 @@ SHAPE, SCALE, ORIENTATION, POS_X, POS_Y = range(5)
 
 # -- fixtures ---------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
-def dsprites_home(tmp_path_factory: pytest.TempPathFactory):
-    """A private UNTWINE_HOME for this session, so that tests never touch the user's cache."""
-    home = tmp_path_factory.mktemp("untwine-home")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("UNTWINE_HOME", str(home))
-        yield home
-
-
-@pytest.fixture(scope="session")
-def data(dsprites_home: Path) -> untwine.data.ArrayData:
-    """The full rendered set, rendered once per session (and cached in ``dsprites_home``)."""
-    return untwine.data.load("dsprites")
-
-
-@pytest.fixture(scope="session")
 def packed(data) -> np.ndarray:
     return data._store
 

@@ -7,6 +7,8 @@ their own the same way (a callable taking keyword options and returning a
 
 from __future__ import annotations
 
+import os
+
 from untwine.data.base import ArrayData, GroundTruthData, cache_dir
 from untwine.registry import DATASETS, register_dataset
 
@@ -16,7 +18,13 @@ __all__ = ["ArrayData", "GroundTruthData", "cache_dir", "load", "register_datase
 def load(name: str, **options) -> GroundTruthData:
     """Load the dataset registered as ``name`` (options are the loader's keyword arguments)."""
     _import_builtin()
-    return DATASETS.get(name)(**options)
+    data = DATASETS.get(name)(**options)
+    if not hasattr(data, "load_options"):
+        # What a run records in its config, so that its dataset is loaded the same way again.
+        data.load_options = {
+            k: str(v) if isinstance(v, os.PathLike) else v for k, v in options.items()
+        }
+    return data
 
 
 def names() -> list[str]:
