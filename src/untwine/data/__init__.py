@@ -12,7 +12,15 @@ import os
 from untwine.data.base import ArrayData, GroundTruthData, cache_dir
 from untwine.registry import DATASETS, register_dataset
 
-__all__ = ["ArrayData", "GroundTruthData", "cache_dir", "load", "register_dataset", "names"]
+__all__ = [
+    "ArrayData",
+    "GroundTruthData",
+    "cache_dir",
+    "describe",
+    "load",
+    "register_dataset",
+    "names",
+]
 
 
 def load(name: str, **options) -> GroundTruthData:
@@ -25,6 +33,21 @@ def load(name: str, **options) -> GroundTruthData:
             k: str(v) if isinstance(v, os.PathLike) else v for k, v in options.items()
         }
     return data
+
+
+def describe() -> list[tuple[str, str]]:
+    """(name, "factor sizes; where it reads from") for every registered dataset."""
+    _import_builtin()
+    out = []
+    for name in DATASETS.names():
+        info = getattr(DATASETS.get(name), "about", None)
+        if info is None:
+            out.append((name, "(a user's loader)"))
+        elif not info.factor_names:
+            out.append((name, f"factors from the table; {info.reads}"))
+        else:
+            out.append((name, info.line()))
+    return out
 
 
 def names() -> list[str]:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -205,3 +206,28 @@ class ArrayData(GroundTruthData):
     @property
     def nbytes(self) -> int:
         return int(self._store.nbytes)
+
+
+@dataclass(frozen=True)
+class About:
+    """What ``untwine datasets`` says of a loader before loading anything."""
+
+    factor_names: tuple[str, ...]
+    factor_sizes: tuple[int, ...]
+    reads: str
+
+    def line(self) -> str:
+        factors = ", ".join(
+            f"{n} {s}" for n, s in zip(self.factor_names, self.factor_sizes, strict=True)
+        )
+        return f"{factors}; {self.reads}"
+
+
+def about(factor_names: Sequence[str], factor_sizes: Sequence[int], reads: str):
+    """Decorator attaching an :class:`About` to a dataset loader (optional for user loaders)."""
+
+    def decorate(loader):
+        loader.about = About(tuple(factor_names), tuple(int(s) for s in factor_sizes), reads)
+        return loader
+
+    return decorate

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from untwine.data.base import ArrayData
+from untwine.data.base import ArrayData, about
 from untwine.data.filestore import resize_images
 from untwine.errors import DataError
 from untwine.registry import register_dataset
@@ -50,6 +50,7 @@ def _read_mesh(path: Path) -> np.ndarray:
 
 
 @register_dataset("cars3d")
+@about(FACTOR_NAMES, (4, 24, OBJECTS), "path= folder of car_XXX_mesh.mat files")
 def load_cars3d(path: str | os.PathLike[str] = "cars", objects: int = OBJECTS) -> ArrayData:
     """Cars3D (Reed et al. 2015) from the folder ``path`` of ``car_XXX_mesh.mat`` files.
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from untwine.data.base import GroundTruthData, IndexLike
+from untwine.data.base import GroundTruthData, IndexLike, about
 from untwine.data.filestore import resize_images
 from untwine.errors import DataError
 from untwine.registry import register_dataset
@@ -80,6 +80,7 @@ class FolderData(GroundTruthData):
 
 
 @register_dataset("folder")
+@about((), (), "path= folder of PNG/JPEG + factors= CSV (file, one integer column per factor)")
 def load_folder(
     path: str | os.PathLike[str],
     factors: str | os.PathLike[str] | None = None,

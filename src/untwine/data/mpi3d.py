@@ -29,7 +29,7 @@ from typing import IO
 
 import numpy as np
 
-from untwine.data.base import cache_dir
+from untwine.data.base import about, cache_dir
 from untwine.data.filestore import OffsetImages, expect_file, npz_member
 from untwine.errors import DataError
 from untwine.files import atomic_write_parts
@@ -54,6 +54,7 @@ _CHUNK = 4096  # images per step when decompressing into the cache: 50 MB
 
 
 @register_dataset("mpi3d")
+@about(FACTOR_NAMES, FACTOR_SIZES, "path= mpi3d_{toy,realistic,real}.npz (variant=), read in place")
 def load_mpi3d(
     variant: str = "toy",
     path: str | os.PathLike[str] | None = None,
@@ -80,7 +81,7 @@ def load_mpi3d(
     if info.compress_type != zipfile.ZIP_STORED:
         path = _decompressed(path, n)
         offset = _npy_data_offset(path)
-    return OffsetImages(f"mpi3d-{variant}", path, offset, FACTOR_NAMES, sizes, IMAGE_SHAPE)
+    return OffsetImages("mpi3d", path, offset, FACTOR_NAMES, sizes, IMAGE_SHAPE)
 
 
 def _decompressed(path: Path, n: int) -> Path:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from untwine.data.base import GroundTruthData, IndexLike
+from untwine.data.base import GroundTruthData, IndexLike, about
 from untwine.data.filestore import OffsetImages, expect_file
 from untwine.errors import DataError
 from untwine.registry import register_dataset
@@ -61,6 +61,7 @@ class H5Images(GroundTruthData):
 
 
 @register_dataset("shapes3d")
+@about(FACTOR_NAMES, FACTOR_SIZES, f"path= {FILE} (h5py, streamed)")
 def load_shapes3d(
     path: str | os.PathLike[str] = FILE, factor_sizes: Sequence[int] | None = None
 ) -> GroundTruthData:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from untwine.data.base import ArrayData
+from untwine.data.base import ArrayData, about
 from untwine.data.filestore import expect_file, resize_images
 from untwine.errors import DataError
 from untwine.registry import register_dataset
@@ -96,6 +96,9 @@ def _left_images(path: Path, pairs: int) -> np.ndarray:
 
 
 @register_dataset("smallnorb")
+@about(
+    FACTOR_NAMES, FACTOR_SIZES, "path= folder of the six smallnorb-*.mat files; instance a nuisance"
+)
 def load_smallnorb(
     path: str | os.PathLike[str] = "smallnorb",
     factor_sizes: Sequence[int] | None = None,

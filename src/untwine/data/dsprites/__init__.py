@@ -17,7 +17,7 @@ import os
 
 import numpy as np
 
-from untwine.data.base import ArrayData
+from untwine.data.base import ArrayData, about
 from untwine.data.cache import cached_array
 from untwine.data.dsprites.official import OFFICIAL_FILE, read_official
 from untwine.data.dsprites.render import HEART, Heart, render, render_all, render_packed
@@ -59,6 +59,7 @@ CACHE_NAME = f"dsprites-v{RENDER_VERSION}.npy"
 
 
 @register_dataset("dsprites")
+@about(FACTOR_NAMES, FACTOR_SIZES, "rendered (cached), or path= the official " + OFFICIAL_FILE)
 def load_dsprites(path: str | os.PathLike[str] | None = None, cache: bool = True) -> ArrayData:
     """dSprites (Matthey et al. 2017) as a bit-packed :class:`ArrayData` of 737,280 images.
 

@@ -19,7 +19,8 @@ import os
 
 import numpy as np
 
-from untwine.data.base import ArrayData, GroundTruthData, IndexLike
+from untwine.data.base import ArrayData, GroundTruthData, IndexLike, about
+from untwine.data.dsprites.spec import FACTOR_NAMES, FACTOR_SIZES
 from untwine.registry import register_dataset
 
 __all__ = ["ColorDSprites", "NoisyDSprites", "uniform"]
@@ -91,6 +92,7 @@ def _base(path, cache) -> ArrayData:
 
 
 @register_dataset("color-dsprites")
+@about(FACTOR_NAMES, FACTOR_SIZES, "rendered; colour U(0.5, 1)^3 per image (seed=)")
 def load_color_dsprites(
     seed: int = 0, path: str | os.PathLike[str] | None = None, cache: bool = True
 ) -> ColorDSprites:
@@ -100,6 +102,7 @@ def load_color_dsprites(
 
 
 @register_dataset("noisy-dsprites")
+@about(FACTOR_NAMES, FACTOR_SIZES, "rendered; uniform noise background (seed=)")
 def load_noisy_dsprites(
     seed: int = 0, path: str | os.PathLike[str] | None = None, cache: bool = True
 ) -> NoisyDSprites:
