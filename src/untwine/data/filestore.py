@@ -80,7 +80,7 @@ class OffsetImages(GroundTruthData):
             # preadv fills the output row in place: no intermediate bytes object.
             if os.preadv(self._fd, [row.data], self.offset + i * step) != step:
                 raise DataError(f"{self.path}: short read at image {i}; the file changed?")
-        return out.transpose(0, 3, 1, 2)
+        return np.ascontiguousarray(out.transpose(0, 3, 1, 2))
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_fd": None}
