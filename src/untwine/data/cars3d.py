@@ -62,7 +62,7 @@ def load_cars3d(path: str | os.PathLike[str] = "cars", objects: int = OBJECTS) -
     if len(files) != objects:
         raise DataError(
             f"{folder}: found {len(files)} car_XXX_mesh.mat files; expected {objects} "
-            f"(each im {IM_SHAPE} uint8, MATLAB v5, ~4.7 MB), published at {SOURCE} "
+            f"(each im {IM_SHAPE} uint8, 4.7 MB uncompressed, MATLAB v5), published at {SOURCE} "
             "(untwine does not download it)"
         )
     store = np.empty((4, 24, objects, 3, 64, 64), np.uint8)
