@@ -49,6 +49,7 @@ def train(
     config: Path | None = typer.Option(None, help="config.yaml to start from (e.g. a run's)"),
     resume: bool = typer.Option(False, help="continue from the newest checkpoint in --out"),
     dataset: str | None = typer.Option(None, help="registered dataset name"),
+    dataset_path: str | None = typer.Option(None, help="the dataset's file or folder"),
     method: str | None = typer.Option(None, help="training method (see `untwine methods`)"),
     preset: str | None = typer.Option(None, help="named settings (e.g. betavae-dsprites)"),
     steps: int | None = typer.Option(None, help="total optimisation steps"),
@@ -64,6 +65,7 @@ def train(
 
     settings = {
         "dataset": dataset,
+        "dataset_path": dataset_path,
         "method": method,
         "steps": steps,
         "seed": seed,
@@ -104,15 +106,6 @@ def methods() -> None:
             if k != "name"
         ]
         typer.echo(f"{name:<14} {'  '.join(fields)}")
-
-
-@app.command()
-def datasets() -> None:
-    """List the registered datasets."""
-    from untwine import data
-
-    for name in data.names():
-        typer.echo(name)
 
 
 @app.command()
@@ -262,6 +255,17 @@ def study_index(
     else:
         counts = status(study)["counts"]
         typer.echo(f"{study / 'index.sqlite'}: {sum(counts.values())} runs")
+
+
+@app.command()
+def datasets() -> None:
+    """List the datasets: factor names and sizes, and where each reads its images from."""
+    from untwine import data
+
+    rows = data.describe()
+    width = max(len(name) for name, _ in rows)
+    for name, line in rows:
+        typer.echo(f"{name:<{width}}  {line}")
 
 
 def main() -> None:

@@ -154,6 +154,11 @@ def nest(flat: dict[str, Any], base: dict[str, Any] | None = None) -> dict[str, 
         }
     if "dataset_options" in flat:
         tree["dataset"]["options"] = flat.pop("dataset_options")
+    if "dataset_path" in flat:  # the loader's ``path`` option, the one most runs need
+        tree["dataset"]["options"] = {
+            **tree["dataset"].get("options", {}),
+            "path": str(flat.pop("dataset_path")),
+        }
     method_fields = (
         set(METHODS.get(method["name"]).Params.model_fields) if method.get("name") else set()
     )
@@ -176,7 +181,7 @@ def nest(flat: dict[str, Any], base: dict[str, Any] | None = None) -> dict[str, 
             | set(ModelConfig.model_fields)
             | set(OptimConfig.model_fields)
             | (method_fields - {"name"})
-            | {"dataset", "dataset_options", "method"}
+            | {"dataset", "dataset_options", "dataset_path", "method"}
         )
         where = f" for method {method['name']!r}" if method.get("name") else ""
         raise ConfigError(

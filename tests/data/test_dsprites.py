@@ -11,8 +11,17 @@ import numpy as np
 import pytest
 
 import untwine.data
+import untwine.files
+from untwine.data import cache as render_cache
 from untwine.data import dsprites
-from untwine.data.dsprites import FACTOR_SIZES, NUM_IMAGES, load_dsprites, render, render_packed
+from untwine.data.dsprites import (
+    FACTOR_SIZES,
+    NUM_IMAGES,
+    load_dsprites,
+    official,
+    render,
+    render_packed,
+)
 from untwine.errors import DataError
 
 GIF = Path(__file__).parents[2].parent / "shared" / "reference" / "dsprites.gif"
@@ -21,21 +30,6 @@ SHAPE, SCALE, ORIENTATION, POS_X, POS_Y = range(5)
 
 
 # -- fixtures ---------------------------------------------------------------------------------
-@pytest.fixture(scope="session")
-def dsprites_home(tmp_path_factory: pytest.TempPathFactory):
-    """A private UNTWINE_HOME for this session, so that tests never touch the user's cache."""
-    home = tmp_path_factory.mktemp("untwine-home")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("UNTWINE_HOME", str(home))
-        yield home
-
-
-@pytest.fixture(scope="session")
-def data(dsprites_home: Path) -> untwine.data.ArrayData:
-    """The full rendered set, rendered once per session (and cached in ``dsprites_home``)."""
-    return untwine.data.load("dsprites")
-
-
 @pytest.fixture(scope="session")
 def packed(data) -> np.ndarray:
     return data._store
@@ -206,8 +200,8 @@ def test_damaged_cache_is_rendered_again(damage, packed, tmp_path, monkeypatch):
         cache.write_bytes(b"not a numpy file")
     rendered, written = [], []
     monkeypatch.setattr(dsprites, "render_all", lambda: rendered.append(1) or packed)
-    monkeypatch.setattr(dsprites, "_write_atomically", lambda path, a: written.append(path))
-    with pytest.warns(UserWarning, match="damaged dSprites cache"):
+    monkeypatch.setattr(render_cache, "write_npy", lambda path, a: written.append(path))
+    with pytest.warns(UserWarning, match="damaged cache"):
         loaded = load_dsprites()
     assert rendered == [1] and written == [cache]
     assert loaded._store is packed
@@ -230,7 +224,8 @@ def test_failed_cache_write_leaves_no_temporary_file(packed, tmp_path, monkeypat
     def fail(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(np, "save", fail)
+    # Fails after the temporary file has been written, before the rename.
+    monkeypatch.setattr(untwine.files.os, "fsync", fail)
     monkeypatch.setattr(dsprites, "render_all", lambda: packed)
     with pytest.warns(UserWarning, match="could not write"):
         assert load_dsprites()._store is packed
@@ -441,12 +436,12 @@ def test_rows_in_another_order_are_put_in_order(tmp_path, classes):
     order = np.random.default_rng(4).permutation(NUM_IMAGES)
     path = write_npz(tmp_path / "f.npz", {"latents_classes": classes[order]})
     with zipfile.ZipFile(path) as archive:
-        np.testing.assert_array_equal(dsprites._read_order(path, archive), order)
+        np.testing.assert_array_equal(official._read_order(path, archive), order)
 
     # ...and each image lands there: every image carries its flat index in the bits of its
     # first row, listed in the shuffled order. One buffer serves every chunk.
     bits = np.unpackbits(order.astype(">u8").view(np.uint8).reshape(-1, 8), axis=1)
-    step = dsprites._CHUNK
+    step = official._CHUNK
     buffer = np.zeros((step, 64, 64), np.uint8)
 
     def images():
@@ -456,7 +451,7 @@ def test_rows_in_another_order_are_put_in_order(tmp_path, classes):
             yield chunk
 
     stream = GeneratedStream(npy_header((NUM_IMAGES, 64, 64), "|u1"), images())
-    store = dsprites._read_images(path, stream, order)
+    store = official._read_images(path, stream, order)
     first_rows = store[:, :8].copy().view(">u8").reshape(-1)
     assert np.array_equal(first_rows, np.arange(NUM_IMAGES))
     assert not store[:, 8:].any()

@@ -7,16 +7,47 @@ their own the same way (a callable taking keyword options and returning a
 
 from __future__ import annotations
 
+import os
+
 from untwine.data.base import ArrayData, GroundTruthData, cache_dir
 from untwine.registry import DATASETS, register_dataset
 
-__all__ = ["ArrayData", "GroundTruthData", "cache_dir", "load", "register_dataset", "names"]
+__all__ = [
+    "ArrayData",
+    "GroundTruthData",
+    "cache_dir",
+    "describe",
+    "load",
+    "register_dataset",
+    "names",
+]
 
 
 def load(name: str, **options) -> GroundTruthData:
     """Load the dataset registered as ``name`` (options are the loader's keyword arguments)."""
     _import_builtin()
-    return DATASETS.get(name)(**options)
+    data = DATASETS.get(name)(**options)
+    if not hasattr(data, "load_options"):
+        # What a run records in its config, so that its dataset is loaded the same way again.
+        data.load_options = {
+            k: str(v) if isinstance(v, os.PathLike) else v for k, v in options.items()
+        }
+    return data
+
+
+def describe() -> list[tuple[str, str]]:
+    """(name, "factor sizes; where it reads from") for every registered dataset."""
+    _import_builtin()
+    out = []
+    for name in DATASETS.names():
+        info = getattr(DATASETS.get(name), "about", None)
+        if info is None:
+            out.append((name, "(a user's loader)"))
+        elif not info.factor_names:
+            out.append((name, f"factors from the table; {info.reads}"))
+        else:
+            out.append((name, info.line()))
+    return out
 
 
 def names() -> list[str]:
@@ -26,4 +57,5 @@ def names() -> list[str]:
 
 def _import_builtin() -> None:
     # Imported on demand so that ``import untwine`` stays cheap.
-    from untwine.data import dsprites  # noqa: F401
+    from untwine.data import cars3d, dsprites, images, mpi3d, shapes3d, smallnorb  # noqa: F401
+    from untwine.data.dsprites import variants  # noqa: F401

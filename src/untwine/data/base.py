@@ -3,7 +3,26 @@
 A ground-truth dataset is a full grid of generative factors: every combination of factor
 values appears exactly once, at the flat index given by row-major order over
 ``factor_sizes`` (last factor varying fastest), as in disentanglement_lib and the official
-dSprites / 3D shapes / MPI3D files.
+dSprites / 3D shapes / MPI3D files. A dataset with nuisance variables that are discrete and
+recorded (SmallNORB's object instance) lists them in ``nuisance_sizes``: they extend the grid
+after the factors, so each factor combination has ``prod(nuisance_sizes)`` images, and
+sampling by factors draws the nuisances uniformly.
+
+To add a dataset, subclass :class:`GroundTruthData` (or fill an :class:`ArrayData`) and
+register a loader; the loader's keyword arguments become the dataset's options::
+
+    from untwine.data import ArrayData, register_dataset
+
+    @register_dataset("bars")
+    def load_bars(size: int = 8) -> ArrayData:
+        factors = np.stack(np.unravel_index(np.arange(2 * size), (2, size)), axis=1)
+        images = np.zeros((2 * size, 1, size, size), np.uint8)
+        for i, (vertical, position) in enumerate(factors):
+            (images[i, 0, :, position] if vertical else images[i, 0, position])[:] = 1
+        return ArrayData("bars", ("direction", "position"), (2, size), images.shape[1:],
+                         images, max_value=1)
+
+``images(indices)`` is all a subclass must implement: uint8 (N, C, H, W) at flat indices.
 """
 
 from __future__ import annotations
@@ -11,6 +30,7 @@ from __future__ import annotations
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -59,17 +79,20 @@ class GroundTruthData(ABC):
     factor_names: tuple[str, ...]
     factor_sizes: tuple[int, ...]
     observation_shape: tuple[int, int, int]  # (C, H, W)
+    #: sizes of recorded nuisance variables, flat-indexed after the factors (fastest).
+    nuisance_sizes: tuple[int, ...] = ()
 
     @property
     def num_factors(self) -> int:
         return len(self.factor_sizes)
 
     def __len__(self) -> int:
-        return int(np.prod(self.factor_sizes, dtype=np.int64))
+        return int(np.prod(self.factor_sizes + self.nuisance_sizes, dtype=np.int64))
 
     # -- index <-> factors ----------------------------------------------------------------
-    def index(self, factors: np.ndarray) -> np.ndarray:
-        """Flat indices (N,) int64 of the images with the given factor indices (N, K)."""
+    def index(self, factors: np.ndarray, nuisances: np.ndarray | None = None) -> np.ndarray:
+        """Flat indices (N,) int64 of the images with the given factor indices (N, K) (and
+        nuisance indices (N, len(nuisance_sizes)); all 0 when not given)."""
         factors = np.asarray(factors)
         if factors.ndim != 2 or factors.shape[1] != self.num_factors:
             raise DataError(
@@ -81,12 +104,19 @@ class GroundTruthData(ABC):
         sizes = np.asarray(self.factor_sizes)
         if factors.size and ((factors < 0).any() or (factors >= sizes).any()):
             raise DataError(f"factor indices out of range; sizes are {self.factor_sizes}")
-        return np.ravel_multi_index(tuple(factors.T), self.factor_sizes).astype(np.int64)
+        if self.nuisance_sizes:
+            if nuisances is None:
+                nuisances = np.zeros((len(factors), len(self.nuisance_sizes)), np.int64)
+            factors = np.concatenate([factors, np.asarray(nuisances, np.int64)], axis=1)
+        grid = self.factor_sizes + self.nuisance_sizes
+        return np.ravel_multi_index(tuple(factors.T), grid).astype(np.int64)
 
     def factors_of(self, indices: IndexLike) -> np.ndarray:
         """Factor indices (N, K) int64 of the images at the given flat indices."""
         idx = self._as_indices(indices)
-        return np.stack(np.unravel_index(idx, self.factor_sizes), axis=1).astype(np.int64)
+        grid = self.factor_sizes + self.nuisance_sizes
+        cells = np.unravel_index(idx, grid)[: self.num_factors]
+        return np.stack(cells, axis=1).astype(np.int64)
 
     # -- observations ---------------------------------------------------------------------
     @abstractmethod
@@ -111,10 +141,16 @@ class GroundTruthData(ABC):
     ) -> np.ndarray:
         """Float32 images (N, C, H, W) in [0, 1] for the given factors.
 
-        ``rng`` is accepted for datasets with nuisance variables (none of the grid datasets
-        here have any, so it is unused by them).
+        Recorded nuisances (``nuisance_sizes``) are drawn uniformly from ``rng`` (a fixed
+        generator when None), as disentanglement_lib does for SmallNORB's instance.
         """
-        return self.to_float(self.images(self.index(factors)))
+        nuisances = None
+        if self.nuisance_sizes:
+            rng = rng if rng is not None else np.random.default_rng(0)
+            nuisances = np.stack(
+                [rng.integers(0, n, size=len(factors)) for n in self.nuisance_sizes], axis=1
+            )
+        return self.to_float(self.images(self.index(factors, nuisances)))
 
     def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """``n`` random (factors, float images)."""
@@ -158,18 +194,20 @@ class ArrayData(GroundTruthData):
         *,
         packed: bool = False,
         max_value: int = 255,
+        nuisance_sizes: Sequence[int] = (),
     ) -> None:
         self.name = name
         self.factor_names = tuple(factor_names)
         self.factor_sizes = tuple(int(s) for s in factor_sizes)
         self.observation_shape = tuple(int(s) for s in observation_shape)  # type: ignore[assignment]
+        self.nuisance_sizes = tuple(int(s) for s in nuisance_sizes)
         self.packed = packed
         self.max_value = max_value
         self._store = store
         if len(store) != len(self):
             raise DataError(
-                f"{name}: {len(store)} images but the factor grid {self.factor_sizes} "
-                f"has {len(self)} cells"
+                f"{name}: {len(store)} images but the grid "
+                f"{self.factor_sizes + self.nuisance_sizes} has {len(self)} cells"
             )
 
     def images(self, indices: IndexLike) -> np.ndarray:
@@ -183,3 +221,28 @@ class ArrayData(GroundTruthData):
     @property
     def nbytes(self) -> int:
         return int(self._store.nbytes)
+
+
+@dataclass(frozen=True)
+class About:
+    """What ``untwine datasets`` says of a loader before loading anything."""
+
+    factor_names: tuple[str, ...]
+    factor_sizes: tuple[int, ...]
+    reads: str
+
+    def line(self) -> str:
+        factors = ", ".join(
+            f"{n} {s}" for n, s in zip(self.factor_names, self.factor_sizes, strict=True)
+        )
+        return f"{factors}; {self.reads}"
+
+
+def about(factor_names: Sequence[str], factor_sizes: Sequence[int], reads: str):
+    """Decorator attaching an :class:`About` to a dataset loader (optional for user loaders)."""
+
+    def decorate(loader):
+        loader.about = About(tuple(factor_names), tuple(int(s) for s in factor_sizes), reads)
+        return loader
+
+    return decorate

@@ -1,10 +1,4 @@
-"""dSprites (Matthey et al. 2017): rendered procedurally, or read from the official file.
-
-Matthey, Higgins, Hassabis and Lerchner (2017), *dSprites: Disentanglement testing Sprites
-dataset*, https://github.com/deepmind/dsprites-dataset. 737,280 binary 64x64 images of a
-square, an ellipse or a heart at 6 scales, 40 orientations and 32 x 32 positions: every
-combination exactly once, in row-major order (shape, scale, orientation, posX, posY; posY
-fastest). The official colour factor has a single value and is dropped here.
+"""The dSprites renderer (Matthey et al. 2017): images from factor indices, bit for bit.
 
 The renderer follows the published specification: centre at ``(16 + 32 * posX, 16 + 32 *
 posY)`` pixels with ``posX, posY = linspace(0, 1, 32)`` (x right, y down), orientation
@@ -34,53 +28,24 @@ never holds unpacked images.
 
 from __future__ import annotations
 
-import os
-import tempfile
-import warnings
-import zipfile
-import zlib
 from dataclasses import dataclass
-from pathlib import Path
-from typing import IO
 
 import numpy as np
 
-from untwine.data.base import ArrayData, cache_dir
+from untwine.data.dsprites.spec import (
+    FACTOR_SIZES,
+    NUM_IMAGES,
+    OBSERVATION_SHAPE,
+    ORIENTATIONS,
+    PACKED_BYTES,
+    POSITIONS,
+    SCALES,
+    SHAPES,
+    SIZE,
+)
 from untwine.errors import DataError
-from untwine.registry import register_dataset
 
-__all__ = [
-    "FACTOR_NAMES",
-    "FACTOR_SIZES",
-    "HEART",
-    "Heart",
-    "load_dsprites",
-    "read_official",
-    "render",
-    "render_all",
-    "render_packed",
-]
-
-FACTOR_NAMES = ("shape", "scale", "orientation", "posX", "posY")
-FACTOR_SIZES = (3, 6, 40, 32, 32)
-OBSERVATION_SHAPE = (1, 64, 64)
-NUM_IMAGES = 737_280
-SIZE = 64
-PACKED_BYTES = SIZE * SIZE // 8
-
-#: Official factor values (Matthey et al. 2017); shapes are square, ellipse, heart.
-SHAPES = ("square", "ellipse", "heart")
-SCALES = np.linspace(0.5, 1.0, 6)
-ORIENTATIONS = np.linspace(0.0, 2.0 * np.pi, 40)
-POSITIONS = np.linspace(0.0, 1.0, 32)
-
-#: Bump whenever rendered pixels change, so that a stale cache is never reused.
-RENDER_VERSION = 1
-CACHE_NAME = f"dsprites-v{RENDER_VERSION}.npy"
-
-#: The official file, and the flat-index strides of its ``latents_classes`` after colour.
-OFFICIAL_FILE = "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
-STRIDES = np.array([245_760, 40_960, 1_024, 32, 1], dtype=np.int64)
+__all__ = ["HEART", "Heart", "render", "render_all", "render_packed"]
 
 # Square: side 0.3 of the canvas at scale 1 (Matthey et al. 2017).
 SQUARE_HALF_SIDE = 0.5 * 0.3 * SIZE
@@ -323,196 +288,3 @@ def _check_factors(factors: np.ndarray) -> np.ndarray:
     if factors.size and ((factors < 0).any() or (factors >= np.array(FACTOR_SIZES)).any()):
         raise DataError(f"dsprites factor indices out of range; sizes are {FACTOR_SIZES}")
     return factors.astype(np.intp)
-
-
-# -- the dataset ------------------------------------------------------------------------------
-@register_dataset("dsprites")
-def load_dsprites(path: str | os.PathLike[str] | None = None, cache: bool = True) -> ArrayData:
-    """dSprites (Matthey et al. 2017) as a bit-packed :class:`ArrayData` of 737,280 images.
-
-    Factors (shape, scale, orientation, posX, posY) with sizes (3, 6, 40, 32, 32); images
-    uint8 (1, 64, 64) in {0, 1}; flat index = official order with colour dropped. With
-    ``path``, reads the official ``.npz`` (see :func:`read_official`); without, renders the
-    set (:func:`render_all`), reusing or writing ``cache_dir() / CACHE_NAME`` when ``cache``.
-    Either way it holds 377 MB (512 bytes an image).
-    """
-    if path is not None:
-        store = read_official(path)
-    elif cache:
-        store = _cached_render()
-    else:
-        store = render_all()
-    return ArrayData(
-        "dsprites", FACTOR_NAMES, FACTOR_SIZES, OBSERVATION_SHAPE, store, packed=True, max_value=1
-    )
-
-
-def _cached_render() -> np.ndarray:
-    """The rendered set from the cache if it is intact, else rendered and cached."""
-    path = cache_dir() / CACHE_NAME
-    if path.exists():
-        store = _read_cache(path)
-        if store is not None:
-            return store
-        warnings.warn(f"{path}: damaged dSprites cache; rendering again", stacklevel=3)
-    store = render_all()
-    try:
-        _write_atomically(path, store)
-    except OSError as err:  # a read-only cache must not stop anyone from using the data
-        warnings.warn(f"{path}: could not write the dSprites cache ({err})", stacklevel=3)
-    return store
-
-
-def _read_cache(path: Path) -> np.ndarray | None:
-    """The cached array, or None when the file is truncated, of the wrong shape or type, or
-    disagrees with the renderer on a spot check."""
-    try:
-        store = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError):
-        return None
-    if store.shape != (NUM_IMAGES, PACKED_BYTES) or store.dtype != np.uint8:
-        return None
-    # A handful of images spread over the file, the last included, catch a cache written by
-    # another renderer under the same name or damaged in place.
-    probe = np.linspace(0, NUM_IMAGES - 1, 61).astype(np.int64)
-    factors = np.stack(np.unravel_index(probe, FACTOR_SIZES), axis=1)
-    if not np.array_equal(store[probe], render_packed(factors)):
-        return None
-    return store
-
-
-def _write_atomically(path: Path, array: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Same directory as the target, so that os.replace is an atomic rename: readers see the
-    # old file or the complete new one, never a partial write. No fsync: a cache lost to a
-    # crash fails the checks in _read_cache and is simply rendered again.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, array, allow_pickle=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-# -- the official file ------------------------------------------------------------------------
-_CHUNK = 8192  # images per read while packing the official file: 32 MB unpacked
-
-
-def read_official(path: str | os.PathLike[str]) -> np.ndarray:
-    """Bit-packed images (737280, 512) uint8 from the official dSprites ``.npz``
-    (Matthey et al. 2017), in the official order with colour dropped.
-
-    Reads only ``imgs`` and ``latents_classes`` and never unpickles anything (``metadata``
-    holds a pickle). ``imgs`` (3 GB unpacked) is streamed out of the archive in chunks and
-    packed as it goes, so memory stays near the 377 MB result. ``latents_classes`` must
-    cover the factor grid exactly once; rows in another order are put in the official one.
-
-    Raises :class:`DataError` naming the file and array when anything is off.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file (expected the official dSprites {OFFICIAL_FILE})")
-    try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as err:
-        raise DataError(f"{path}: not a readable .npz archive ({err})") from None
-    with archive:
-        members = set(archive.namelist())
-        for key in ("imgs", "latents_classes"):
-            if f"{key}.npy" not in members:
-                found = ", ".join(sorted(m.removesuffix(".npy") for m in members)) or "none"
-                raise DataError(
-                    f"{path}: missing array {key!r} (found: {found}); "
-                    f"expected the official dSprites {OFFICIAL_FILE}"
-                )
-        try:
-            order = _read_order(path, archive)
-            with archive.open("imgs.npy") as f:
-                return _read_images(path, f, order)
-        except (zipfile.BadZipFile, zlib.error, EOFError) as err:
-            raise DataError(f"{path}: damaged archive member ({err})") from None
-
-
-def _read_header(path: Path, key: str, f: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype]:
-    try:
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            return np.lib.format.read_array_header_1_0(f)
-        if version == (2, 0):
-            return np.lib.format.read_array_header_2_0(f)
-    except ValueError as err:
-        raise DataError(f"{path}: array {key!r} is not a valid .npy ({err})") from None
-    raise DataError(f"{path}: array {key!r} has .npy format {version}; expected 1.0 or 2.0")
-
-
-def _read_order(path: Path, archive: zipfile.ZipFile) -> np.ndarray:
-    """Flat grid index (737280,) int64 of each row of ``latents_classes`` (``arange`` for
-    the official order)."""
-    expected = (NUM_IMAGES, 1 + len(FACTOR_SIZES))
-    with archive.open("latents_classes.npy") as f:
-        shape, fortran, dtype = _read_header(path, "latents_classes", f)
-        if shape != expected:
-            raise DataError(f"{path}: 'latents_classes' has shape {shape}; expected {expected}")
-        if dtype.kind not in "iu":
-            raise DataError(f"{path}: 'latents_classes' has dtype {dtype}; expected int64")
-        raw = f.read()
-    classes = np.frombuffer(raw, dtype=dtype)
-    if classes.size != NUM_IMAGES * expected[1]:
-        raise DataError(f"{path}: 'latents_classes' is truncated; expected shape {expected}")
-    classes = classes.reshape(expected[::-1]).T if fortran else classes.reshape(expected)
-    if (classes[:, 0] != 0).any():
-        raise DataError(f"{path}: 'latents_classes' column 0 (color) must be all 0")
-    factors = classes[:, 1:].astype(np.int64)
-    if (factors < 0).any() or (factors >= np.array(FACTOR_SIZES)).any():
-        raise DataError(
-            f"{path}: 'latents_classes' columns 1-5 out of range; expected indices below "
-            f"{FACTOR_SIZES} (shape, scale, orientation, posX, posY)"
-        )
-    flat = factors @ STRIDES
-    if (np.bincount(flat, minlength=NUM_IMAGES) != 1).any():
-        raise DataError(
-            f"{path}: 'latents_classes' does not list every factor combination exactly once"
-        )
-    return flat
-
-
-def _read_exactly(f: IO[bytes], size: int) -> bytes:
-    parts, got = [], 0
-    while got < size:
-        part = f.read(size - got)
-        if not part:
-            break
-        parts.append(part)
-        got += len(part)
-    return b"".join(parts) if len(parts) != 1 else parts[0]
-
-
-def _read_images(path: Path, f: IO[bytes], order: np.ndarray) -> np.ndarray:
-    """Stream ``imgs`` from ``f`` (positioned at its .npy header) into packed rows, row ``i``
-    of the file landing at flat index ``order[i]``."""
-    expected = (NUM_IMAGES, SIZE, SIZE)
-    shape, fortran, dtype = _read_header(path, "imgs", f)
-    if shape != expected:
-        raise DataError(f"{path}: 'imgs' has shape {shape}; expected {expected}")
-    if dtype != np.uint8:
-        raise DataError(f"{path}: 'imgs' has dtype {dtype}; expected uint8 with values 0/1")
-    if fortran:
-        raise DataError(f"{path}: 'imgs' is stored in Fortran order; expected C order")
-    out = np.empty((NUM_IMAGES, PACKED_BYTES), dtype=np.uint8)
-    pixels = SIZE * SIZE
-    for first in range(0, NUM_IMAGES, _CHUNK):
-        count = min(_CHUNK, NUM_IMAGES - first)
-        raw = _read_exactly(f, count * pixels)
-        if len(raw) != count * pixels:
-            raise DataError(f"{path}: 'imgs' is truncated at image {first}; expected {shape}")
-        chunk = np.frombuffer(raw, dtype=np.uint8).reshape(count, pixels)
-        if chunk.max() > 1:
-            bad = first + int(np.flatnonzero(chunk.max(axis=1) > 1)[0])
-            raise DataError(
-                f"{path}: 'imgs' image {bad} has value {int(chunk[bad - first].max())}; "
-                "expected binary values 0/1"
-            )
-        out[order[first : first + count]] = np.packbits(chunk, axis=1)
-    return out
