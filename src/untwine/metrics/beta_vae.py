@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from untwine.metrics.context import CodeSource, RepresentationFn
 from untwine.metrics._linear import decision_to_labels, fit_logistic, ovr_problems
 from untwine.metrics._validate import (
     MetricInputError,
@@ -28,6 +27,7 @@ from untwine.metrics._validate import (
     check_positive_int,
     image_generator,
 )
+from untwine.metrics.context import CodeSource, RepresentationFn
 from untwine.registry import register_metric
 
 if TYPE_CHECKING:

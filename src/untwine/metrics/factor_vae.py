@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from untwine.metrics.context import CodeSource, RepresentationFn
 from untwine.metrics._validate import (
     MetricInputError,
     Seed,
@@ -26,6 +25,7 @@ from untwine.metrics._validate import (
     check_positive_int,
     image_generator,
 )
+from untwine.metrics.context import CodeSource, RepresentationFn
 from untwine.registry import register_metric
 
 if TYPE_CHECKING:

@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 
 from untwine.metrics._aggregate import log_aggregate
-from untwine.metrics.context import EncoderFn, EvalContext
 from untwine.metrics._validate import (
     MetricInputError,
     Seed,
@@ -35,6 +34,7 @@ from untwine.metrics._validate import (
     check_factors,
     check_positive_int,
 )
+from untwine.metrics.context import EncoderFn, EvalContext
 from untwine.registry import register_metric
 
 
