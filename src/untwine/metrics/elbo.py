@@ -15,8 +15,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+import torch
 
-from untwine.metrics._aggregate import LOG_2PI, gaussian_log_density, log_aggregate
+from untwine.metrics._aggregate import log_aggregate
 from untwine.metrics._validate import (
     MetricInputError,
     Seed,
@@ -24,6 +25,7 @@ from untwine.metrics._validate import (
     check_codes,
     check_positive_int,
 )
+from untwine.models.gaussian import kl_standard_normal, log_normal, log_standard_normal
 from untwine.registry import register_metric
 
 if TYPE_CHECKING:
@@ -46,7 +48,11 @@ def elbo_decomposition(
     * ``kl_estimate = E[log q(z|x) - log p(z)]``, which equals the sum of the three above
       exactly (the terms telescope; ``identity_residual`` reports the rounding);
     * ``kl``: the closed-form ``mean_n KL(q(z|x_n) || N(0, I))``, with no sampling error;
-      ``kl_estimate`` is its Monte Carlo estimate on the kept samples.
+      ``kl_estimate`` is its Monte Carlo estimate on the kept samples;
+    * ``log_qz = E[log q(z)]``, the aggregate posterior's log-density the terms rest on (what
+      a minibatch estimator such as beta-TCVAE's approximates).
+
+    The Gaussian densities and KL are :mod:`untwine.models.gaussian`'s (in float64).
 
     The two log-sum-exps stream over N in float32 cache-sized blocks with float64
     accumulation (:mod:`untwine.metrics._aggregate`): N = 737,280, D = 10 and 10,000 samples
@@ -71,16 +77,16 @@ def elbo_decomposition(
     std = np.exp(0.5 * logvar[keep])
     z = mu[keep] + std * rng.standard_normal(size=std.shape)
 
-    log_qz_given_x_dims = gaussian_log_density(z, mu[keep], logvar[keep])
-    log_qz_given_x = log_qz_given_x_dims.sum(axis=1)
-    log_pz_dims = -0.5 * (LOG_2PI + z * z)
+    t = torch.from_numpy  # float64 arrays -> float64 tensors sharing memory
+    log_qz_given_x = log_normal(t(z), t(mu[keep]), t(logvar[keep])).sum(dim=1).numpy()
+    log_pz_dims = log_standard_normal(t(z)).numpy()
     log_qz_dims, log_qz = log_aggregate(z, mu, logvar, own_log_density=log_qz_given_x)
 
     mi = log_qz_given_x - log_qz
     tc = log_qz - log_qz_dims.sum(axis=1)
     dimwise = log_qz_dims - log_pz_dims
     kl_sampled = log_qz_given_x - log_pz_dims.sum(axis=1)
-    kl_closed = 0.5 * (mu * mu + np.exp(logvar) - logvar - 1.0)
+    kl_closed = kl_standard_normal(t(mu), t(logvar)).numpy()
     terms = float(mi.mean() + tc.mean() + dimwise.sum(axis=1).mean())
     return {
         "index_code_mi": float(mi.mean()),
@@ -91,6 +97,7 @@ def elbo_decomposition(
         "identity_residual": terms - float(kl_sampled.mean()),
         "dimwise_kl_per_dim": dimwise.mean(axis=0).tolist(),
         "kl_per_dim": kl_closed.mean(axis=0).tolist(),
+        "log_qz": float(log_qz.mean()),
         "num_points": n,
         "num_samples": len(keep),
     }
