@@ -68,16 +68,16 @@ def _beta_vae(
     num_votes: int,
     num_eval_votes: int,
 ) -> dict[str, float | list]:
-    batch_size = check_positive_int(vote_batch_size, "vote_batch_size")
-    num_train = check_positive_int(num_votes, "num_votes")
-    num_eval = check_positive_int(num_eval_votes, "num_eval_votes")
+    vote_batch_size = check_positive_int(vote_batch_size, "vote_batch_size")
+    num_votes = check_positive_int(num_votes, "num_votes")
+    num_eval_votes = check_positive_int(num_eval_votes, "num_eval_votes")
     if data.num_factors < 2:
         raise MetricInputError("beta_vae_score needs a dataset with at least 2 factors")
-    train_x, train_y = _examples(source, data, rng, batch_size, num_train)
+    train_x, train_y = _examples(source, data, rng, vote_batch_size, num_votes)
     classes = np.unique(train_y)
     if len(classes) < 2:
         raise MetricInputError(
-            f"num_votes={num_train} drew votes of a single factor; use more votes"
+            f"num_votes={num_votes} drew votes of a single factor; use more votes"
         )
     signs, costs = ovr_problems(train_y, classes, None, LOGISTIC_C)
     theta = fit_logistic(train_x, signs, costs)
@@ -87,7 +87,7 @@ def _beta_vae(
         return float(np.mean(decision_to_labels(decision, classes) == y))
 
     train_accuracy = accuracy(train_x, train_y)
-    eval_x, eval_y = _examples(source, data, rng, batch_size, num_eval)
+    eval_x, eval_y = _examples(source, data, rng, vote_batch_size, num_eval_votes)
     eval_accuracy = accuracy(eval_x, eval_y)
     return {
         "beta_vae_score": eval_accuracy,

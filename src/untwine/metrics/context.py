@@ -206,15 +206,14 @@ class EvalContext:
         test factors the next ``num_test_points``, so a metric that needs only the train split
         sees the same points as one that needs both.
         """
-        num_train, num_test = num_points, num_test_points
-        key = (num_train, num_test)
+        key = (num_points, num_test_points)
         if key not in self._splits:
             source = self.require_codes("train/test split")
             rng = np.random.default_rng(self.seed)
-            train_factors = self.data.sample_factors(num_train, rng)
-            test_factors = self.data.sample_factors(num_test, rng)
-            train_codes = self._train_codes(num_train, train_factors, source)
-            test_codes = source(test_factors) if num_test else train_codes[:0]
+            train_factors = self.data.sample_factors(num_points, rng)
+            test_factors = self.data.sample_factors(num_test_points, rng)
+            train_codes = self._train_codes(num_points, train_factors, source)
+            test_codes = source(test_factors) if num_test_points else train_codes[:0]
             self._splits[key] = Split(train_codes, train_factors, test_codes, test_factors)
         return self._splits[key]
 

@@ -82,9 +82,9 @@ def _factor_vae(
     num_variance_points: int,
     prune_threshold: float,
 ) -> dict[str, float | list]:
-    batch_size = check_positive_int(vote_batch_size, "vote_batch_size", 2)
-    num_train = check_positive_int(num_votes, "num_votes")
-    num_eval = check_positive_int(num_eval_votes, "num_eval_votes")
+    vote_batch_size = check_positive_int(vote_batch_size, "vote_batch_size", 2)
+    num_votes = check_positive_int(num_votes, "num_votes")
+    num_eval_votes = check_positive_int(num_eval_votes, "num_eval_votes")
     num_variance_points = check_positive_int(num_variance_points, "num_variance_points", 2)
     if not prune_threshold >= 0:
         raise MetricInputError(f"prune_threshold must be >= 0, got {prune_threshold!r}")
@@ -101,11 +101,11 @@ def _factor_vae(
             "num_active_dims": 0,
             "votes": np.zeros((data.num_factors, num_codes), dtype=int).tolist(),
         }
-    train_votes = _votes(source, data, rng, batch_size, num_train, global_var, active)
+    train_votes = _votes(source, data, rng, vote_batch_size, num_votes, global_var, active)
     classifier = np.argmax(train_votes, axis=0)  # factor voted for most by each code
     columns = np.arange(num_codes)
     train_accuracy = train_votes[classifier, columns].sum() / train_votes.sum()
-    eval_votes = _votes(source, data, rng, batch_size, num_eval, global_var, active)
+    eval_votes = _votes(source, data, rng, vote_batch_size, num_eval_votes, global_var, active)
     eval_accuracy = eval_votes[classifier, columns].sum() / eval_votes.sum()
     return {
         "factor_vae_score": float(eval_accuracy),
