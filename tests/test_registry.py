@@ -8,7 +8,15 @@ import textwrap
 import pytest
 
 from untwine.errors import ConfigError
-from untwine.registry import DATASETS, METHODS, METRICS, NETWORKS, Registry
+from untwine.registry import (
+    DATASETS,
+    LIKELIHOODS,
+    METHODS,
+    METRICS,
+    MODELS,
+    NETWORKS,
+    Registry,
+)
 
 
 @pytest.fixture
@@ -53,6 +61,8 @@ def test_every_registry_names_its_builtin_objects():
     assert {"mig", "sap", "dci", "elbo"} <= set(METRICS.names())
     assert {"conv64", "mlp"} <= set(NETWORKS.names())
     assert "dsprites" in DATASETS.names()
+    assert "gaussian" in MODELS.names()
+    assert {"bernoulli", "gaussian"} <= set(LIKELIHOODS.names())
 
 
 def test_a_registry_without_builtin_modules_is_empty():
