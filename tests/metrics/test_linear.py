@@ -1,14 +1,35 @@
-"""The batched Newton solver behind explicitness and the beta-VAE score: one optimum, however
-it is reached (cold or warm-started, one thread or several), and LIBLINEAR's."""
+"""The batched solvers behind SAP, explicitness and the beta-VAE score: one optimum, however it
+is reached (cold or warm-started, one thread or several), and scikit-learn's (LIBLINEAR's).
+
+The references are the plain scikit-learn definitions the solvers stand in for:
+``LogisticRegression(solver="liblinear")`` and ``LinearSVC`` (squared hinge, penalised
+intercept), one problem at a time, run to a tight tolerance.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
+from sklearn.svm import LinearSVC
 
 from untwine.metrics import _linear
-from untwine.metrics._linear import fit_logistic, ovr_problems
+from untwine.metrics._linear import fit_logistic, fit_svm_1d, ovr_problems
+
+
+def reference_logistic(features, positive, c=1.0):
+    """(w, b) of scikit-learn's liblinear logistic regression, to the optimum."""
+    model = LogisticRegression(C=c, solver="liblinear", tol=1e-10, max_iter=10_000)
+    model.fit(features, positive)
+    return model.coef_[0], model.intercept_[0]
+
+
+def reference_svm_1d(x, positive, cost_pos, cost_neg):
+    """(w, b) of scikit-learn's LinearSVC on one feature with per-side costs, to the optimum."""
+    model = LinearSVC(C=1.0, class_weight={True: cost_pos, False: cost_neg}, tol=1e-12,
+                      max_iter=1_000_000)  # fmt: skip
+    model.fit(x[:, None], positive)
+    return model.coef_[0, 0], model.intercept_[0]
 
 
 @pytest.fixture(scope="module")
@@ -40,10 +61,29 @@ def test_matches_liblinear_per_class(many_classes):
     features, labels, signs, costs = many_classes
     theta = fit_logistic(features, signs, costs)
     for k in (0, 11, 23):
-        reference = LogisticRegression(solver="liblinear", tol=1e-10, max_iter=10_000)
-        reference.fit(features, labels == k)
-        assert theta[k, :-1] == pytest.approx(reference.coef_[0], abs=1e-5)
-        assert theta[k, -1] == pytest.approx(reference.intercept_[0], abs=1e-5)
+        w, b = reference_logistic(features, labels == k)
+        assert theta[k, :-1] == pytest.approx(w, abs=1e-5)
+        assert theta[k, -1] == pytest.approx(b, abs=1e-5)
+
+
+def test_svm_1d_matches_linear_svc_per_problem():
+    """Two labellings (4 and 3 classes, global ids), one-vs-rest with unequal side costs, on a
+    feature with ties (a quarter of the points share one value)."""
+    rng = np.random.default_rng(5)
+    n = 600
+    first = rng.integers(0, 4, n)
+    second = 4 + rng.integers(0, 3, n)
+    x = first + rng.normal(scale=0.8, size=n)
+    x[rng.random(n) < 0.25] = 1.5
+    point_classes = np.stack([first, second], axis=1)
+    problem_class = np.arange(7)
+    cost_pos = np.linspace(0.5, 2.0, 7)
+    cost_neg = np.linspace(1.0, 0.3, 7)
+    theta = fit_svm_1d(x, point_classes, problem_class, cost_pos, cost_neg)
+    for p in range(7):
+        labelling = point_classes[:, 0 if p < 4 else 1]
+        w, b = reference_svm_1d(x, labelling == p, cost_pos[p], cost_neg[p])
+        assert theta[p] == pytest.approx([w, b], abs=1e-6), p
 
 
 def test_log_sigmoid_and_sigmoid_are_stable_at_the_extremes():

@@ -2,7 +2,9 @@
 
 Each dataset module registers a loader with ``@register_dataset(name)``; a user registers
 their own the same way (a callable taking keyword options and returning a
-:class:`GroundTruthData`).
+:class:`GroundTruthData`). The built-in dataset modules are listed once, with the dataset
+registry (:data:`untwine.registry.DATASETS`), which imports them on its first lookup: a new
+built-in dataset module is added to that list.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ __all__ = [
 
 def load(name: str, **options) -> GroundTruthData:
     """Load the dataset registered as ``name`` (options are the loader's keyword arguments)."""
-    _import_builtin()
     data = DATASETS.get(name)(**options)
     if not hasattr(data, "load_options"):
         # What a run records in its config, so that its dataset is loaded the same way again.
@@ -37,7 +38,6 @@ def load(name: str, **options) -> GroundTruthData:
 
 def describe() -> list[tuple[str, str]]:
     """(name, "factor sizes; where it reads from") for every registered dataset."""
-    _import_builtin()
     out = []
     for name in DATASETS.names():
         info = getattr(DATASETS.get(name), "about", None)
@@ -51,11 +51,5 @@ def describe() -> list[tuple[str, str]]:
 
 
 def names() -> list[str]:
-    _import_builtin()
+    """Names of every registered dataset (built-in and plugins)."""
     return DATASETS.names()
-
-
-def _import_builtin() -> None:
-    # Imported on demand so that ``import untwine`` stays cheap.
-    from untwine.data import cars3d, dsprites, images, mpi3d, shapes3d, smallnorb  # noqa: F401
-    from untwine.data.dsprites import variants  # noqa: F401

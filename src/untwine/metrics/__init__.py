@@ -29,14 +29,27 @@ registered name           function                               paper
 
 :func:`evaluate` runs any of them by name on a dataset and records the settings, seed and
 untwine version; :func:`evaluate_run` does so for a trained run and writes ``metrics.json``.
+Settings are named for what they count: ``num_points`` / ``num_test_points`` (sampled points
+of MIG, SAP, DCI, modularity; posteriors of ``mig_full`` and ``elbo``), ``num_votes`` /
+``num_eval_votes`` / ``vote_batch_size`` (the FactorVAE and beta-VAE scores). A metric of
+your own is an adapter over :class:`untwine.metrics.context.EvalContext`, registered by name:
+:mod:`untwine.metrics.context` documents the interface, with an example. Functions that
+sample take ``seed``: an int or a ``numpy.random.Generator``.
 Bad input raises :class:`MetricInputError` (an :class:`untwine.UntwineError`).
 """
 
 from untwine.metrics._validate import MetricInputError
 from untwine.metrics.beta_vae import beta_vae_score
+from untwine.metrics.context import EvalContext
 from untwine.metrics.dci import dci, dci_from_importance
 from untwine.metrics.elbo import elbo_decomposition
-from untwine.metrics.evaluate import BUILTIN_METRICS, evaluate, evaluate_run, metric_settings
+from untwine.metrics.evaluate import (
+    BUILTIN_METRICS,
+    evaluate,
+    evaluate_run,
+    metric_settings,
+    resolve_settings,
+)
 from untwine.metrics.factor_vae import factor_vae_score
 from untwine.metrics.mig import mig
 from untwine.metrics.mig_full import mig_full, mig_full_from_posteriors
@@ -45,6 +58,7 @@ from untwine.metrics.sap import sap
 
 __all__ = [
     "BUILTIN_METRICS",
+    "EvalContext",
     "MetricInputError",
     "beta_vae_score",
     "dci",
@@ -58,5 +72,6 @@ __all__ = [
     "mig_full",
     "mig_full_from_posteriors",
     "modularity_explicitness",
+    "resolve_settings",
     "sap",
 ]

@@ -16,8 +16,10 @@ reference only for points lying within that tolerance of a decision boundary.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from functools import partial
 
 import numpy as np
 import torch
@@ -57,6 +59,10 @@ def fit_logistic(
 ) -> np.ndarray:
     """Logistic regressions sharing a design matrix; return theta (P, F + 1), bias last.
 
+    Problem ``p`` is scikit-learn's ``LogisticRegression(solver="liblinear")`` with per-sample
+    costs: ``min 0.5 ||theta||^2 + sum_i costs[i, p] log(1 + exp(-signs[i, p] <theta, [x_i, 1]>))``
+    (tests/metrics/test_linear.py holds the two to the same optimum).
+
     Args:
         features: (N, F) design matrix shared by all problems (a bias column is appended).
         signs: (N, P) labels in {-1, +1}, one column per problem.
@@ -70,18 +76,13 @@ def fit_logistic(
     # core its own share of the problems (numpy releases the GIL in the array work).
     with threadpool_limits(limits=1, user_api="blas"):
         design = _Design.of(features)
+        fit_share = partial(_fit_warm, design, signs, costs, max_iter=max_iter, tol=tol)
         workers = min(solver_threads(), signs.shape[1] // MIN_PROBLEMS_PER_THREAD)
         if workers < 2:
-            return _fit_warm(design, signs, costs, max_iter=max_iter, tol=tol)
+            return fit_share(np.arange(signs.shape[1]))
         shares = np.array_split(np.arange(signs.shape[1]), workers)
         with ThreadPoolExecutor(workers) as pool:
-            parts = pool.map(
-                lambda cols: _fit_warm(
-                    design, signs[:, cols], costs[:, cols], max_iter=max_iter, tol=tol
-                ),
-                shares,
-            )
-            return np.concatenate(list(parts))
+            return np.concatenate(list(pool.map(fit_share, shares)))
 
 
 @dataclass(frozen=True)
@@ -106,11 +107,29 @@ class _Design:
     def rows(self, rows: slice) -> _Design:
         return _Design(self.x[rows], self.upper, self.pair_products[rows])
 
+    def hessians(self, curvature: np.ndarray) -> np.ndarray:
+        """``I + X^T diag(curvature[p]) X`` for every problem p: (P, F + 1, F + 1)."""
+        packed = curvature @ self.pair_products
+        num_params = self.x.shape[1]
+        hess = np.empty((len(curvature), num_params, num_params))
+        hess[:, self.upper[0], self.upper[1]] = packed
+        hess[:, self.upper[1], self.upper[0]] = packed
+        hess += np.eye(num_params)
+        return hess
+
 
 def _fit_warm(
-    design: _Design, signs: np.ndarray, costs: np.ndarray, *, max_iter: int, tol: float
+    design: _Design,
+    signs: np.ndarray,
+    costs: np.ndarray,
+    columns: np.ndarray,
+    *,
+    max_iter: int,
+    tol: float,
 ) -> np.ndarray:
-    """:func:`_fit_logistic` started from the optimum on a subsample of the rows."""
+    """:func:`_fit_logistic` of the problems ``columns``, started from the optimum on a
+    subsample of the rows."""
+    signs, costs = signs[:, columns], costs[:, columns]
     start = None
     n = len(design.x)
     if n >= WARM_START_MIN_ROWS:
@@ -126,6 +145,23 @@ def _fit_warm(
     return _fit_logistic(design, signs, costs, max_iter=max_iter, tol=tol, start=start)
 
 
+@dataclass
+class _LiveProblems:
+    """The logistic problems still iterating, one row each (problem-major, so that dropping
+    the converged ones copies contiguous rows: gathering columns of (N, P) arrays cost more
+    than the Newton step)."""
+
+    index: np.ndarray  # (P,) column of each problem in the caller's arrays
+    theta: np.ndarray  # (P, F + 1)
+    sign: np.ndarray  # (P, N)
+    cost: np.ndarray  # (P, N)
+    margin: np.ndarray  # (P, N): sign * <theta, x>
+    objective: np.ndarray  # (P,)
+
+    def keep(self, rows: np.ndarray) -> _LiveProblems:
+        return _LiveProblems(*(getattr(self, f.name)[rows] for f in fields(self)))
+
+
 def _fit_logistic(
     design: _Design,
     signs: np.ndarray,
@@ -135,56 +171,58 @@ def _fit_logistic(
     tol: float = 1e-10,
     start: np.ndarray | None = None,
 ) -> np.ndarray:
-    x, upper, pair_products = design.x, design.upper, design.pair_products
-    num_params = x.shape[1]
-    eye = np.eye(num_params)
-    result = np.zeros((signs.shape[1], num_params)) if start is None else start.copy()
-    # One row per problem still iterating, so that dropping the converged ones copies
-    # contiguous rows (gathering columns of (N, P) arrays cost more than the Newton step).
-    index = np.arange(signs.shape[1])
+    """Damped Newton on every problem at once; problems leave the batch as they converge."""
+    x = design.x
+    result = np.zeros((signs.shape[1], x.shape[1])) if start is None else start.copy()
     theta = result.copy()
     sign = np.ascontiguousarray(signs.T, dtype=np.float64)
     cost = np.ascontiguousarray(costs.T, dtype=np.float64)
     margin = (theta @ x.T) * sign
-    objective = _logistic_objective(theta, margin, cost)
+    live = _LiveProblems(
+        np.arange(signs.shape[1]), theta, sign, cost, margin,
+        _logistic_objective(theta, margin, cost),
+    )  # fmt: skip
     for _ in range(max_iter):
-        prob_wrong = sigmoid_of_negative(margin)
-        weight = cost * prob_wrong
-        grad = theta - (weight * sign) @ x
-        packed = (weight * (1.0 - prob_wrong)) @ pair_products
-        hess = np.empty((len(index), num_params, num_params))
-        hess[:, upper[0], upper[1]] = packed
-        hess[:, upper[1], upper[0]] = packed
-        hess += eye
-        step = -np.linalg.solve(hess, grad[:, :, None])[:, :, 0]
-        decrement = -np.sum(grad * step, axis=1)
-        going = decrement > tol * (1.0 + np.abs(objective))
+        step, decrement = _newton_step(design, live)
+        going = decrement > tol * (1.0 + np.abs(live.objective))
         if not going.all():
             # Converged: the last Newton step, already computed, squares the remaining error.
-            result[index[~going]] = theta[~going] + step[~going]
-            index, theta, sign, cost, margin, objective, step, decrement = (
-                a[going] for a in (index, theta, sign, cost, margin, objective, step, decrement)
-            )
-            if not len(index):
+            result[live.index[~going]] = live.theta[~going] + step[~going]
+            live, step, decrement = live.keep(going), step[going], decrement[going]
+            if not len(live.index):
                 return result
-        step_margins = (step @ x.T) * sign
-
-        def trial(a, theta=theta, step=step, margin=margin, sm=step_margins, cost=cost):
-            return _logistic_objective(theta + a[:, None] * step, margin + a[:, None] * sm, cost)
-
-        alpha, objective = _backtrack(trial, objective, decrement)
-        theta = theta + alpha[:, None] * step
-        margin = margin + alpha[:, None] * step_margins
+        step_margins = (step @ x.T) * live.sign
+        trial = partial(_logistic_trial, live, step, step_margins)
+        alpha, objective = _backtrack(trial, live.objective, decrement)
+        live.theta = live.theta + alpha[:, None] * step
+        live.margin = live.margin + alpha[:, None] * step_margins
+        live.objective = objective
         stalled = alpha == 0  # no step decreases the objective: optimal up to rounding
         if stalled.any():
-            result[index[stalled]] = theta[stalled]
-            index, theta, sign, cost, margin, objective = (
-                a[~stalled] for a in (index, theta, sign, cost, margin, objective)
-            )
-            if not len(index):
+            result[live.index[stalled]] = live.theta[stalled]
+            live = live.keep(~stalled)
+            if not len(live.index):
                 return result
-    result[index] = theta
+    result[live.index] = live.theta
     return result
+
+
+def _newton_step(design: _Design, live: _LiveProblems) -> tuple[np.ndarray, np.ndarray]:
+    """Newton steps (P, F + 1) of the live problems and their decrements ``-<grad, step>``."""
+    prob_wrong = sigmoid_of_negative(live.margin)
+    weight = live.cost * prob_wrong
+    grad = live.theta - (weight * live.sign) @ design.x
+    hess = design.hessians(weight * (1.0 - prob_wrong))
+    step = -np.linalg.solve(hess, grad[:, :, None])[:, :, 0]
+    return step, -np.sum(grad * step, axis=1)
+
+
+def _logistic_trial(
+    live: _LiveProblems, step: np.ndarray, step_margins: np.ndarray, alpha: np.ndarray
+) -> np.ndarray:
+    """The objectives at ``theta + alpha * step``, one ``alpha`` per problem."""
+    a = alpha[:, None]
+    return _logistic_objective(live.theta + a * step, live.margin + a * step_margins, live.cost)
 
 
 def _logistic_objective(theta: np.ndarray, margin: np.ndarray, cost: np.ndarray) -> np.ndarray:
@@ -193,7 +231,7 @@ def _logistic_objective(theta: np.ndarray, margin: np.ndarray, cost: np.ndarray)
 
 
 def _backtrack(
-    trial_objective,
+    trial_objective: Callable[[np.ndarray], np.ndarray],
     objective: np.ndarray,
     decrement: np.ndarray,
     active: np.ndarray | None = None,
@@ -233,7 +271,8 @@ def fit_svm_1d(
     Problem ``p`` solves LinearSVC's primal
     ``min 0.5 (w^2 + b^2) + sum_i c_i max(0, 1 - y_i (w x_i + b))^2`` where the positives are
     the points of class ``problem_class[p]`` (cost ``cost_pos[p]`` each) and the negatives all
-    other points of the same labelling (cost ``cost_neg[p]`` each).
+    other points of the same labelling (cost ``cost_neg[p]`` each); tests/metrics/
+    test_linear.py holds it to scikit-learn's ``LinearSVC``.
 
     Args:
         x: (N,) the single feature.
@@ -242,87 +281,137 @@ def fit_svm_1d(
         problem_class, cost_pos, cost_neg: (P,) the positive class and costs of each problem.
 
     With one feature the margin violators of each side form a prefix or a suffix of the
-    points sorted by ``x``. Prefix sums of ``1, x, x^2`` over all points and over each class
-    make the objective, gradient and (generalised) Hessian O(log N) per problem instead of
-    O(N); the Hessian is piecewise constant, so Newton's method with backtracking stops once
-    the violator sets settle.
+    points sorted by ``x``, so the objective, gradient and (generalised) Hessian are sums over
+    a range of sorted positions: O(log N) per problem with prefix sums
+    (:class:`_SortedFeature`). The Hessian is piecewise constant, so Newton's method with
+    backtracking stops once the violator sets settle.
     """
-    n = len(x)
-    order = np.argsort(x, kind="stable")
-    xs = x[order]
-    powers = np.stack([np.ones(n), xs, xs * xs])  # (3, N) in sorted order
-    all_sums = np.zeros((3, n + 1))
-    np.cumsum(powers, axis=1, out=all_sums[:, 1:])
-    # Every (class, sorted position) pair as one sortable key: the members of a class with
-    # position < j are those with key < class * (n + 1) + j.
-    classes_sorted = point_classes[order]  # (N, L)
-    keys = (classes_sorted * (n + 1) + np.arange(n)[:, None]).T.ravel()
-    by_key = np.argsort(keys, kind="stable")
-    keys = keys[by_key]
-    positions = np.tile(np.arange(n), point_classes.shape[1])[by_key]
-    class_sums = np.zeros((3, len(keys) + 1))
-    np.cumsum(powers[:, positions], axis=1, out=class_sums[:, 1:])
-    base = problem_class * (n + 1)
-
-    def range_sums(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Sums (3, P) over sorted positions [lo, hi): of the problem's class, of all points."""
-        k_lo = np.searchsorted(keys, base + lo)
-        k_hi = np.searchsorted(keys, base + hi)
-        return class_sums[:, k_hi] - class_sums[:, k_lo], all_sums[:, hi] - all_sums[:, lo]
-
-    def violator_range(sign: float, w: np.ndarray, b: np.ndarray):
-        """Sorted positions [lo, hi) of the points with sign * (w x + b) < 1."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = (sign - b) / w
-        slope = sign * w
-        everyone = sign * b < 1.0  # the case w == 0: every point violates, or none
-        lo = np.where(slope < 0, np.searchsorted(xs, t, side="right"), 0)
-        hi = np.where(
-            slope > 0, np.searchsorted(xs, t, side="left"), np.where((slope < 0) | everyone, n, 0)
-        )
-        return lo, hi
-
-    def evaluate(theta: np.ndarray):
-        w, b = theta[:, 0], theta[:, 1]
-        members, _ = range_sums(*violator_range(1.0, w, b))
-        pos = cost_pos * members
-        members, everyone = range_sums(*violator_range(-1.0, w, b))
-        neg = cost_neg * (everyone - members)
-        u, v = 1.0 - b, 1.0 + b  # slack is u - w x for positives, v + w x for negatives
-        f = 0.5 * (w * w + b * b)
-        f = f + u * u * pos[0] - 2 * u * w * pos[1] + w * w * pos[2]
-        f = f + v * v * neg[0] + 2 * v * w * neg[1] + w * w * neg[2]
-        grad_w = w - 2 * u * pos[1] + 2 * w * pos[2] + 2 * v * neg[1] + 2 * w * neg[2]
-        grad_b = b - 2 * u * pos[0] + 2 * w * pos[1] + 2 * v * neg[0] + 2 * w * neg[1]
-        hess = (1 + 2 * (pos[2] + neg[2]), 2 * (pos[1] + neg[1]), 1 + 2 * (pos[0] + neg[0]))
-        return f, np.stack([grad_w, grad_b], axis=1), hess
-
+    feature = _SortedFeature.of(x, point_classes)
+    problems = _SvmProblems(problem_class * (feature.n + 1), cost_pos, cost_neg)
     theta = np.zeros((len(problem_class), 2))
-    objective, grad, (h_ww, h_wb, h_bb) = evaluate(theta)
+    objective, grad, hess = _svm_objective(feature, problems, theta)
     active = np.ones(len(theta), dtype=bool)
     for _ in range(max_iter):
-        det = h_ww * h_bb - h_wb * h_wb
-        step = -np.stack(
-            [
-                (h_bb * grad[:, 0] - h_wb * grad[:, 1]) / det,
-                (h_ww * grad[:, 1] - h_wb * grad[:, 0]) / det,
-            ],
-            axis=1,
-        )
+        step = _solve_2x2(hess, grad)
         decrement = -np.sum(grad * step, axis=1)
         active &= decrement > tol * (1.0 + np.abs(objective))
         if not active.any():
             break
         step[~active] = 0.0
-
-        def trial(a, theta=theta, step=step):
-            return evaluate(theta + a[:, None] * step)[0]
-
+        trial = partial(_svm_trial, feature, problems, theta, step)
         alpha, objective = _backtrack(trial, objective, decrement, active)
         active &= alpha > 0
         theta = theta + alpha[:, None] * step
-        objective, grad, (h_ww, h_wb, h_bb) = evaluate(theta)
+        objective, grad, hess = _svm_objective(feature, problems, theta)
     return theta
+
+
+@dataclass(frozen=True)
+class _SortedFeature:
+    """One feature sorted, with prefix sums of ``1, x, x^2`` over all points and per class.
+
+    Every (class, sorted position) pair is one sortable key ``class * (n + 1) + position``:
+    the members of a class at sorted positions below ``j`` are the keys below
+    ``class * (n + 1) + j``, so a class's sums over a range of positions are two binary
+    searches into ``class_sums``.
+    """
+
+    xs: np.ndarray  # (N,) sorted feature
+    all_sums: np.ndarray  # (3, N + 1) prefix sums over sorted positions
+    keys: np.ndarray  # sorted (class, position) keys
+    class_sums: np.ndarray  # (3, len(keys) + 1) prefix sums in key order
+
+    @property
+    def n(self) -> int:
+        return len(self.xs)
+
+    @classmethod
+    def of(cls, x: np.ndarray, point_classes: np.ndarray) -> _SortedFeature:
+        n = len(x)
+        order = np.argsort(x, kind="stable")
+        xs = x[order]
+        powers = np.stack([np.ones(n), xs, xs * xs])  # (3, N) in sorted order
+        all_sums = np.zeros((3, n + 1))
+        np.cumsum(powers, axis=1, out=all_sums[:, 1:])
+        keys = (point_classes[order] * (n + 1) + np.arange(n)[:, None]).T.ravel()
+        by_key = np.argsort(keys, kind="stable")
+        positions = np.tile(np.arange(n), point_classes.shape[1])[by_key]
+        class_sums = np.zeros((3, len(keys) + 1))
+        np.cumsum(powers[:, positions], axis=1, out=class_sums[:, 1:])
+        return cls(xs, all_sums, keys[by_key], class_sums)
+
+    def range_sums(
+        self, base: np.ndarray, lo: np.ndarray, hi: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Sums (3, P) over sorted positions [lo, hi): of the class keyed ``base``, of all."""
+        k_lo = np.searchsorted(self.keys, base + lo)
+        k_hi = np.searchsorted(self.keys, base + hi)
+        in_class = self.class_sums[:, k_hi] - self.class_sums[:, k_lo]
+        return in_class, self.all_sums[:, hi] - self.all_sums[:, lo]
+
+    def violators(self, sign: float, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Sorted positions [lo, hi) of the points with sign * (w x + b) < 1."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = (sign - b) / w
+        slope = sign * w
+        everyone = sign * b < 1.0  # the case w == 0: every point violates, or none
+        lo = np.where(slope < 0, np.searchsorted(self.xs, t, side="right"), 0)
+        hi = np.where(
+            slope > 0,
+            np.searchsorted(self.xs, t, side="left"),
+            np.where((slope < 0) | everyone, self.n, 0),
+        )
+        return lo, hi
+
+
+@dataclass(frozen=True)
+class _SvmProblems:
+    base: np.ndarray  # (P,) key offset of each problem's positive class
+    cost_pos: np.ndarray  # (P,)
+    cost_neg: np.ndarray  # (P,)
+
+
+def _svm_objective(
+    feature: _SortedFeature, problems: _SvmProblems, theta: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Objective (P,), gradient (P, 2) and Hessian entries ``(h_ww, h_wb, h_bb)`` at theta."""
+    w, b = theta[:, 0], theta[:, 1]
+    members, _ = feature.range_sums(problems.base, *feature.violators(1.0, w, b))
+    pos = problems.cost_pos * members  # cost-weighted sums of 1, x, x^2 over violating positives
+    members, everyone = feature.range_sums(problems.base, *feature.violators(-1.0, w, b))
+    neg = problems.cost_neg * (everyone - members)  # and over violating negatives
+    u, v = 1.0 - b, 1.0 + b  # slack is u - w x for positives, v + w x for negatives
+    f = 0.5 * (w * w + b * b)
+    f = f + u * u * pos[0] - 2 * u * w * pos[1] + w * w * pos[2]
+    f = f + v * v * neg[0] + 2 * v * w * neg[1] + w * w * neg[2]
+    grad_w = w - 2 * u * pos[1] + 2 * w * pos[2] + 2 * v * neg[1] + 2 * w * neg[2]
+    grad_b = b - 2 * u * pos[0] + 2 * w * pos[1] + 2 * v * neg[0] + 2 * w * neg[1]
+    hess = (1 + 2 * (pos[2] + neg[2]), 2 * (pos[1] + neg[1]), 1 + 2 * (pos[0] + neg[0]))
+    return f, np.stack([grad_w, grad_b], axis=1), hess
+
+
+def _svm_trial(
+    feature: _SortedFeature,
+    problems: _SvmProblems,
+    theta: np.ndarray,
+    step: np.ndarray,
+    alpha: np.ndarray,
+) -> np.ndarray:
+    """The objectives at ``theta + alpha * step``, one ``alpha`` per problem."""
+    return _svm_objective(feature, problems, theta + alpha[:, None] * step)[0]
+
+
+def _solve_2x2(hess: tuple[np.ndarray, np.ndarray, np.ndarray], grad: np.ndarray) -> np.ndarray:
+    """Newton steps ``-H^-1 grad`` (P, 2) for symmetric 2 x 2 Hessians ``(h_ww, h_wb, h_bb)``."""
+    h_ww, h_wb, h_bb = hess
+    det = h_ww * h_bb - h_wb * h_wb
+    return -np.stack(
+        [
+            (h_bb * grad[:, 0] - h_wb * grad[:, 1]) / det,
+            (h_ww * grad[:, 1] - h_wb * grad[:, 0]) / det,
+        ],
+        axis=1,
+    )
 
 
 def ovr_problems(

@@ -15,17 +15,25 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+import torch
 
-from untwine.metrics._aggregate import LOG_2PI, gaussian_log_density, log_aggregate
-from untwine.metrics._validate import MetricInputError, check_codes, check_positive_int
+from untwine.metrics._aggregate import log_aggregate
+from untwine.metrics._validate import (
+    MetricInputError,
+    Seed,
+    as_generator,
+    check_codes,
+    check_positive_int,
+)
+from untwine.models.gaussian import kl_standard_normal, log_normal, log_standard_normal
 from untwine.registry import register_metric
 
 if TYPE_CHECKING:
-    from untwine.metrics._context import EvalContext
+    from untwine.metrics.context import EvalContext
 
 
 def elbo_decomposition(
-    mu: np.ndarray, logvar: np.ndarray, num_samples: int = 10_000, seed: int = 0
+    mu: np.ndarray, logvar: np.ndarray, num_samples: int = 10_000, seed: Seed = 0
 ) -> dict[str, float | list]:
     """KL decomposition of a diagonal-Gaussian encoder over a dataset, in nats.
 
@@ -40,7 +48,11 @@ def elbo_decomposition(
     * ``kl_estimate = E[log q(z|x) - log p(z)]``, which equals the sum of the three above
       exactly (the terms telescope; ``identity_residual`` reports the rounding);
     * ``kl``: the closed-form ``mean_n KL(q(z|x_n) || N(0, I))``, with no sampling error;
-      ``kl_estimate`` is its Monte Carlo estimate on the kept samples.
+      ``kl_estimate`` is its Monte Carlo estimate on the kept samples;
+    * ``log_qz = E[log q(z)]``, the aggregate posterior's log-density the terms rest on (what
+      a minibatch estimator such as beta-TCVAE's approximates).
+
+    The Gaussian densities and KL are :mod:`untwine.models.gaussian`'s (in float64).
 
     The two log-sum-exps stream over N in float32 cache-sized blocks with float64
     accumulation (:mod:`untwine.metrics._aggregate`): N = 737,280, D = 10 and 10,000 samples
@@ -49,7 +61,8 @@ def elbo_decomposition(
     Args:
         mu, logvar: (N, D) posterior means and log-variances of every data point.
         num_samples: number of sampled codes to average over.
-        seed: seeds the choice of samples and the draws of z; same seed, same numbers.
+        seed: an int or a ``numpy.random.Generator``; draws the choice of samples and z
+            (same seed, same numbers).
     """
     mu = check_codes(mu, "mu").astype(np.float64)
     logvar = check_codes(logvar, "logvar").astype(np.float64)
@@ -58,22 +71,22 @@ def elbo_decomposition(
             f"mu and logvar must have the same shape, got {mu.shape} and {logvar.shape}"
         )
     num_samples = check_positive_int(num_samples, "num_samples")
-    rng = np.random.default_rng(seed)
+    rng = as_generator(seed)
     n = len(mu)
     keep = np.sort(rng.choice(n, size=min(num_samples, n), replace=False))
     std = np.exp(0.5 * logvar[keep])
     z = mu[keep] + std * rng.standard_normal(size=std.shape)
 
-    log_qz_given_x_dims = gaussian_log_density(z, mu[keep], logvar[keep])
-    log_qz_given_x = log_qz_given_x_dims.sum(axis=1)
-    log_pz_dims = -0.5 * (LOG_2PI + z * z)
+    t = torch.from_numpy  # float64 arrays -> float64 tensors sharing memory
+    log_qz_given_x = log_normal(t(z), t(mu[keep]), t(logvar[keep])).sum(dim=1).numpy()
+    log_pz_dims = log_standard_normal(t(z)).numpy()
     log_qz_dims, log_qz = log_aggregate(z, mu, logvar, own_log_density=log_qz_given_x)
 
     mi = log_qz_given_x - log_qz
     tc = log_qz - log_qz_dims.sum(axis=1)
     dimwise = log_qz_dims - log_pz_dims
     kl_sampled = log_qz_given_x - log_pz_dims.sum(axis=1)
-    kl_closed = 0.5 * (mu * mu + np.exp(logvar) - logvar - 1.0)
+    kl_closed = kl_standard_normal(t(mu), t(logvar)).numpy()
     terms = float(mi.mean() + tc.mean() + dimwise.sum(axis=1).mean())
     return {
         "index_code_mi": float(mi.mean()),
@@ -84,6 +97,7 @@ def elbo_decomposition(
         "identity_residual": terms - float(kl_sampled.mean()),
         "dimwise_kl_per_dim": dimwise.mean(axis=0).tolist(),
         "kl_per_dim": kl_closed.mean(axis=0).tolist(),
+        "log_qz": float(log_qz.mean()),
         "num_points": n,
         "num_samples": len(keep),
     }

@@ -141,49 +141,6 @@ def decompose_kl(
     }
 
 
-@torch.no_grad()
-def decompose_kl_full(
-    mu: Tensor,
-    logvar: Tensor,
-    n_samples: int | None = None,
-    generator: torch.Generator | None = None,
-    chunk: int = 128,
-) -> dict[str, Tensor]:
-    """Full-dataset estimate of the three terms, as Chen et al. (2018) evaluate trained models.
-
-    ``mu``, ``logvar`` (N, D) are the posteriors of the whole dataset. One z is drawn for each
-    of ``n_samples`` examples (all when None, else a random subset) and log q(z) is the exact
-    logsumexp over all N posteriors minus log N (likewise per dimension). Nats, sample means;
-    the same keys as :func:`decompose_kl`. O(n_samples * N * D) time.
-    """
-    n = mu.shape[0]
-    if n_samples is None or n_samples >= n:
-        idx = torch.arange(n, device=mu.device)
-    else:
-        idx = torch.randperm(n, generator=generator, device=generator.device if generator else None)
-        idx = idx[:n_samples].to(mu.device)
-    m, lv = mu[idx], logvar[idx]
-    eps = torch.randn(m.shape, generator=generator, device=m.device, dtype=m.dtype)
-    z = m + torch.exp(0.5 * lv) * eps
-    log_n = math.log(n)
-    log_qz, log_qz_marginals = [], []
-    for start in range(0, len(z), chunk):
-        pairs = log_normal(
-            z[start : start + chunk].unsqueeze(1), mu.unsqueeze(0), logvar.unsqueeze(0)
-        )
-        log_qz.append(torch.logsumexp(pairs.sum(2), dim=1) - log_n)
-        log_qz_marginals.append((torch.logsumexp(pairs, dim=1) - log_n).sum(1))
-    qz, qz_marg = torch.cat(log_qz), torch.cat(log_qz_marginals)
-    log_qz_given_x = log_normal(z, m, lv).sum(1)
-    log_pz = log_normal(z, torch.zeros_like(z), torch.zeros_like(z)).sum(1)
-    return {
-        "index_code_mi": (log_qz_given_x - qz).mean(),
-        "total_correlation": (qz - qz_marg).mean(),
-        "dimwise_kl": (qz_marg - log_pz).mean(),
-        "log_qz": qz.mean(),
-    }
-
-
 class BetaTCVAEParams(MethodConfig):
     """beta-TCVAE settings (eq. 4). Default ``beta`` 6: the middle of the grid Locatello et al.
     (2019) swept on dSprites, {1, 2, 4, 6, 8, 10}; alpha = gamma = 1 as in the paper."""
