@@ -36,7 +36,13 @@ from untwine.metrics._validate import MetricInputError
 from untwine.metrics.beta_vae import beta_vae_score
 from untwine.metrics.dci import dci, dci_from_importance
 from untwine.metrics.elbo import elbo_decomposition
-from untwine.metrics.evaluate import BUILTIN_METRICS, evaluate, evaluate_run, metric_settings
+from untwine.metrics.evaluate import (
+    BUILTIN_METRICS,
+    evaluate,
+    evaluate_folder,
+    evaluate_run,
+    metric_settings,
+)
 from untwine.metrics.factor_vae import factor_vae_score
 from untwine.metrics.mig import mig
 from untwine.metrics.mig_full import mig_full, mig_full_from_posteriors
@@ -51,6 +57,7 @@ __all__ = [
     "dci_from_importance",
     "elbo_decomposition",
     "evaluate",
+    "evaluate_folder",
     "evaluate_run",
     "factor_vae_score",
     "metric_settings",
