@@ -1,0 +1,98 @@
+"""An autoregressive prior over maps of code indices: a gated PixelCNN with a K-way softmax.
+
+p(c) = prod_{positions in raster order} p(c_ij | c_<ij [, condition]) over an index map
+c in {0..K-1}^{H x W}. Trained by cross-entropy on the code maps of a trained VQ-VAE (van den
+Oord et al. 2017, section 3.3); sampled exactly, one position at a time in raster order. The
+optional condition is another code map (VQ-VAE-2's bottom prior is conditioned on the top map,
+Razavi et al. 2019, section 3.2), embedded, resized to this map's size (nearest) and passed
+through a 3x3 convolution; it is not masked, since it is given, not generated.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from untwine.nets.pixelcnn import GatedPixelCNN
+
+
+class CodePrior(nn.Module):
+    """Prior over (N, H, W) maps of indices into ``num_codes`` codes.
+
+    ``cond_codes`` > 0: conditioned on a second index map with that many codes.
+    """
+
+    def __init__(
+        self,
+        num_codes: int,
+        channels: int = 64,
+        layers: int = 8,
+        kernel_size: int = 5,
+        cond_codes: int = 0,
+    ) -> None:
+        super().__init__()
+        self.num_codes = num_codes
+        self.embed = nn.Embedding(num_codes, channels)
+        self.cond_embed = None
+        if cond_codes:
+            self.cond_embed = nn.Sequential(
+                nn.Embedding(cond_codes, channels),
+                _ChannelsFirst(),
+                nn.Conv2d(channels, channels, 3, padding=1),
+            )
+        self.net = GatedPixelCNN(
+            channels,
+            num_codes,
+            channels=channels,
+            layers=layers,
+            kernel_size=kernel_size,
+            cond_channels=channels if cond_codes else 0,
+        )
+
+    def _condition(self, cond: Tensor | None, size: tuple[int, int]) -> Tensor | None:
+        if self.cond_embed is None or cond is None:
+            return None
+        c = self.cond_embed(cond)
+        return F.interpolate(c, size=size, mode="nearest")
+
+    def logits(self, codes: Tensor, cond: Tensor | None = None) -> Tensor:
+        """(N, K, H, W) logits of p(c_ij | c_<ij, cond) for an index map (N, H, W)."""
+        x = self.embed(codes).movedim(-1, 1)
+        return self.net(x, self._condition(cond, codes.shape[1:]))
+
+    def log_prob(self, codes: Tensor, cond: Tensor | None = None) -> Tensor:
+        """log p(codes [| cond]) per map, (N,), nats summed over positions."""
+        nll = F.cross_entropy(self.logits(codes, cond), codes, reduction="none")
+        return -nll.flatten(1).sum(dim=1)
+
+    @torch.no_grad()
+    def sample(
+        self,
+        n: int,
+        size: tuple[int, int],
+        cond: Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """``n`` index maps (n, H, W) drawn exactly in raster order (H * W network passes)."""
+        device = self.embed.weight.device
+        codes = torch.zeros((n, *size), dtype=torch.long, device=device)
+        c = self._condition(cond, size)
+        for i in range(size[0]):
+            for j in range(size[1]):
+                x = self.embed(codes).movedim(-1, 1)
+                probs = self.net(x, c)[:, :, i, j].float().softmax(dim=1)
+                codes[:, i, j] = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+        return codes
+
+    @staticmethod
+    def uniform_nll(positions: int, num_codes: int) -> float:
+        """-log p(codes) under the uniform prior: positions * log K nats."""
+        return positions * math.log(num_codes)
+
+
+class _ChannelsFirst(nn.Module):
+    def forward(self, x: Tensor) -> Tensor:  # (N, H, W, C) -> (N, C, H, W)
+        return x.movedim(-1, 1)
