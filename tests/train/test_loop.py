@@ -177,11 +177,11 @@ class NanAtFive(BetaVAE):
     Params = NanParams
 
     def forward(self, model, x, step, generator=None):
-        terms = super().forward(model, x, step, generator)
+        out = super().forward(model, x, step, generator)
         if step == 5:
-            terms["kl"] = terms["kl"] * float("nan")
-            terms["loss"] = terms["recon"] + terms["kl"]
-        return terms
+            out.terms["kl"] = out.terms["kl"] * float("nan")
+            out.terms["loss"] = out.terms["recon"] + out.terms["kl"]
+        return out
 
 
 def test_non_finite_loss_names_step_and_term_and_keeps_the_last_checkpoint(tmp_path):
