@@ -37,10 +37,22 @@ class DatasetConfig(Strict):
 
 
 class ModelConfig(Strict):
+    """The model's settings. ``network`` is the Gaussian family's encoder/decoder pair; the
+    codebook family (VQ-VAE) reads ``z_dim`` as the dimension of each code and the settings
+    below ``gaussian_scale`` (:mod:`untwine.models.codebook`)."""
+
     network: str = "conv64"
     z_dim: int = Field(10, ge=1)
     likelihood: Literal["bernoulli", "gaussian"] = "bernoulli"
     gaussian_scale: float = Field(1.0, gt=0)
+    codebook_size: int = Field(512, ge=2, description="K codes per codebook")
+    codebook_ema: bool = Field(True, description="learn codes by EMA (else by the codebook loss)")
+    codebook_decay: float = Field(0.99, gt=0, lt=1, description="EMA decay gamma")
+    restart_after: int = Field(0, ge=0, description="restart codes unused this many steps; 0: off")
+    kmeans_init: bool = Field(False, description="k-means codebook from the first batch")
+    hidden: int = Field(128, ge=2, description="channels of the VQ-VAE conv nets")
+    res_hidden: int = Field(32, ge=1, description="channels inside its residual blocks")
+    res_blocks: int = Field(2, ge=0, description="residual blocks in its encoder and decoder")
 
     @field_validator("network")
     @classmethod

@@ -96,3 +96,42 @@ class CodePrior(nn.Module):
 class _ChannelsFirst(nn.Module):
     def forward(self, x: Tensor) -> Tensor:  # (N, H, W, C) -> (N, C, H, W)
         return x.movedim(-1, 1)
+
+
+class CodeMapPrior(nn.Module):
+    """The prior over all code levels of a codebook model, top level first:
+    p(c_1, ..., c_L) = p(c_1) prod_{l>1} p(c_l | c_{l-1}) (VQ-VAE: one level; VQ-VAE-2: the
+    top prior and the bottom prior conditioned on the top map, Razavi et al. 2019)."""
+
+    def __init__(
+        self,
+        num_codes: list[int],
+        shapes: list[tuple[int, int]],
+        channels: int = 64,
+        layers: int = 8,
+        kernel_size: int = 5,
+    ) -> None:
+        super().__init__()
+        self.shapes = [tuple(s) for s in shapes]
+        self.levels = nn.ModuleList(
+            CodePrior(k, channels, layers, kernel_size, cond_codes=num_codes[i - 1] if i else 0)
+            for i, k in enumerate(num_codes)
+        )
+
+    def nll(self, codes: list[Tensor]) -> Tensor:
+        """-log p(codes) per example, (N,), nats summed over levels and positions."""
+        total = 0
+        for i, (prior, c) in enumerate(zip(self.levels, codes, strict=True)):
+            total = total - prior.log_prob(c, codes[i - 1] if i else None)
+        return total
+
+    def positions(self) -> int:
+        return sum(h * w for h, w in self.shapes)
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> list[Tensor]:
+        """``n`` code maps per level, each level drawn given the one above it."""
+        out: list[Tensor] = []
+        for prior, shape in zip(self.levels, self.shapes, strict=True):
+            out.append(prior.sample(n, shape, out[-1] if out else None, generator))
+        return out
