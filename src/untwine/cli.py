@@ -264,6 +264,47 @@ def study_index(
         typer.echo(f"{study / 'index.sqlite'}: {sum(counts.values())} runs")
 
 
+@app.command(
+    "train-prior", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def train_prior(
+    ctx: typer.Context,
+    run: Path = typer.Argument(..., help="a VQ run folder (vqvae, vqvae2)"),
+    steps: int = typer.Option(..., help="total optimisation steps of the prior"),
+    resume: bool = typer.Option(False, help="continue the prior in RUN/prior"),
+    images: int | None = typer.Option(None, help="encode only this many training images"),
+    threads: int | None = typer.Option(None, help="CPU threads (default: all available)"),
+    quiet: bool = typer.Option(False, help="no progress bar"),
+) -> None:
+    """Train the PixelCNN prior over a VQ run's codes into RUN/prior (settings as --name value,
+    e.g. --prior-layers 12 --lr 3e-4)."""
+    from untwine.train.prior import train_prior as fit
+
+    done = fit(
+        run,
+        steps,
+        resume=resume,
+        images=images,
+        progress=not quiet,
+        threads=threads,
+        **_extra_settings(ctx.args),
+    )
+    typer.echo(f"prior trained to step {done.step}: {done.path}")
+
+
+@app.command()
+def sample(
+    run: Path = typer.Argument(..., help="a VQ run folder with a trained prior"),
+    n: int = typer.Option(64, min=1, help="number of samples"),
+    seed: int = typer.Option(0),
+    out: Path | None = typer.Option(None, help="PNG to write (default RUN/prior/samples.png)"),
+) -> None:
+    """Draw images from a VQ run's prior: codes in raster order, decoded by the VQ model."""
+    from untwine.train.prior import sample as draw
+
+    typer.echo(str(draw(run, n, seed=seed, out=out)))
+
+
 def main() -> None:
     from untwine.registry import load_plugins
 

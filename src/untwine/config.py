@@ -39,7 +39,8 @@ class DatasetConfig(Strict):
 class ModelConfig(Strict):
     """The model's settings. ``network`` is the Gaussian family's encoder/decoder pair; the
     codebook family (VQ-VAE) reads ``z_dim`` as the dimension of each code and the settings
-    below ``gaussian_scale`` (:mod:`untwine.models.codebook`)."""
+    from ``codebook_size`` to ``res_blocks`` (:mod:`untwine.models.codebook`); a PixelCNN
+    prior over its codes, ``codebook_size`` and the ``prior_*`` settings."""
 
     network: str = "conv64"
     z_dim: int = Field(10, ge=1)
@@ -53,6 +54,16 @@ class ModelConfig(Strict):
     hidden: int = Field(128, ge=2, description="channels of the VQ-VAE conv nets")
     res_hidden: int = Field(32, ge=1, description="channels inside its residual blocks")
     res_blocks: int = Field(2, ge=0, description="residual blocks in its encoder and decoder")
+    prior_channels: int = Field(64, ge=1, description="channels of a PixelCNN prior over codes")
+    prior_layers: int = Field(8, ge=1, description="gated layers of a PixelCNN prior")
+    prior_kernel: int = Field(5, ge=3, description="odd kernel size of a PixelCNN prior")
+
+    @field_validator("prior_kernel")
+    @classmethod
+    def _odd(cls, k: int) -> int:
+        if k % 2 != 1:
+            raise ValueError("must be odd")
+        return k
 
     @field_validator("network")
     @classmethod

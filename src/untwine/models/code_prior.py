@@ -11,12 +11,17 @@ through a 3x3 convolution; it is not masked, since it is given, not generated.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from untwine.nets.pixelcnn import GatedPixelCNN
+from untwine.registry import register_model
+
+if TYPE_CHECKING:
+    from untwine.config import ModelConfig
 
 
 class CodePrior(nn.Module):
@@ -98,10 +103,18 @@ class _ChannelsFirst(nn.Module):
         return x.movedim(-1, 1)
 
 
+@register_model("codeprior")
 class CodeMapPrior(nn.Module):
     """The prior over all code levels of a codebook model, top level first:
     p(c_1, ..., c_L) = p(c_1) prod_{l>1} p(c_l | c_{l-1}) (VQ-VAE: one level; VQ-VAE-2: the
-    top prior and the bottom prior conditioned on the top map, Razavi et al. 2019)."""
+    top prior and the bottom prior conditioned on the top map, Razavi et al. 2019).
+
+    A second-stage model, not a latent family: it is registered with the models so that a
+    prior run is built, checkpointed and resumed by the one training loop, from a dataset of
+    code maps stored as (L, H, W) canvases (:func:`from_config`, :mod:`untwine.train.prior`).
+    """
+
+    family = "codeprior"
 
     def __init__(
         self,
@@ -117,6 +130,26 @@ class CodeMapPrior(nn.Module):
             CodePrior(k, channels, layers, kernel_size, cond_codes=num_codes[i - 1] if i else 0)
             for i, k in enumerate(num_codes)
         )
+
+    @classmethod
+    def from_config(cls, observation_shape, cfg: ModelConfig, likelihood=None) -> CodeMapPrior:
+        """The prior for code canvases of ``observation_shape`` = (L, H, W): level l's map sits
+        in the top-left corner of channel l, the last level fills (H, W) and each level above
+        it is half the size of the one below (rounded down), as in VQ-VAE-2; ``codebook_size``
+        codes per level. ``likelihood`` is unused (the codes' softmax is the likelihood)."""
+        levels, h, w = observation_shape
+        shapes = [(h >> (levels - 1 - i), w >> (levels - 1 - i)) for i in range(levels)]
+        return cls(
+            [cfg.codebook_size] * levels,
+            shapes,
+            channels=cfg.prior_channels,
+            layers=cfg.prior_layers,
+            kernel_size=cfg.prior_kernel,
+        )
+
+    def split(self, canvas: Tensor) -> list[Tensor]:
+        """A batch of code canvases (N, L, H, W), any dtype, as L index maps (N, h_l, w_l)."""
+        return [canvas[:, i, :h, :w].long() for i, (h, w) in enumerate(self.shapes)]
 
     def nll(self, codes: list[Tensor]) -> Tensor:
         """-log p(codes) per example, (N,), nats summed over levels and positions."""
