@@ -106,6 +106,8 @@ def test_unknown_names_and_settings_fail_clearly(cube, reps):
 
 
 class FakeRun:
+    has_gaussian_posterior = True
+
     def __init__(self, data, fail=False):
         self.data, self.fail = data, fail
 

@@ -3,6 +3,7 @@ bit for bit, sample, give the bound, and refuse bad input with one-line errors."
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 
@@ -126,3 +127,24 @@ def test_cli_train_prior_and_sample(tmp_path, plugin_env):
     r = run_cli("sample", str(vq.path), "--n", "4", env=plugin_env, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert Path(r.stdout.strip()).is_file()
+
+
+def test_evaluate_run_scores_the_representation_of_a_vq_run(tmp_path, monkeypatch):
+    from untwine.metrics import MetricInputError
+
+    ev = importlib.import_module("untwine.metrics.evaluate")  # the module, not the function
+
+    vq = _train(tmp_path / "vq", 2, method="vqvae")
+    assert not vq.has_gaussian_posterior
+    with pytest.raises(ConfigError, match="no Gaussian posterior"):
+        vq.encode(np.zeros((1, 1, 64, 64), np.uint8))
+    results = ev.evaluate_run(vq.path, ["mig"], num_train=128)
+    assert 0 <= results["mig"]["mig"] <= 1
+    with pytest.raises(MetricInputError, match="encoder_fn"):
+        ev.evaluate_run(vq.path, ["elbo"])
+    chosen = []
+    monkeypatch.setattr(
+        ev, "evaluate", lambda rep, data, names, *a, **k: chosen.extend(names) or {}
+    )
+    ev.evaluate_run(vq.path)  # by default, every metric that reads a representation
+    assert chosen and not set(chosen) & set(ev.POSTERIOR_METRICS)

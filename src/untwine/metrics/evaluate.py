@@ -35,6 +35,8 @@ BUILTIN_METRICS = (
     "mig_full",
     "elbo",
 )
+#: the metrics that read Gaussian posteriors (mu, logvar) rather than a representation
+POSTERIOR_METRICS = ("mig_full", "elbo")
 
 
 def metric_settings(name: str) -> dict[str, Any]:
@@ -146,7 +148,8 @@ def evaluate_run(
 
     Loads the run with :func:`untwine.load_run` (mean representation via
     ``run.representation``, posteriors via ``run.encode``, dataset via ``run.dataset()``),
-    calls :func:`evaluate` (``names`` defaults to every built-in metric; pass
+    calls :func:`evaluate` (``names`` defaults to every built-in metric, less
+    ``POSTERIOR_METRICS`` for a model without a Gaussian posterior such as VQ-VAE; pass
     ``dci_model="fast"`` for the fast DCI) and writes the file atomically: results of
     metrics not recomputed are kept, and if anything fails nothing is written.
     """
@@ -155,8 +158,11 @@ def evaluate_run(
     run_dir = Path(run_dir)
     run = load_run(run_dir)
     selected = list(BUILTIN_METRICS if names is None else names)
+    encoder_fn = run.encode if run.has_gaussian_posterior else None
+    if names is None and encoder_fn is None:  # e.g. VQ-VAE: score its representation only
+        selected = [n for n in selected if n not in POSTERIOR_METRICS]
     results = evaluate(
-        run.representation, run.dataset(), selected, seed, encoder_fn=run.encode, **overrides
+        run.representation, run.dataset(), selected, seed, encoder_fn=encoder_fn, **overrides
     )
     path = run_dir / "metrics.json"
     merged = _read_existing(path)
