@@ -26,4 +26,4 @@ def names() -> list[str]:
 
 def _import_builtin() -> None:
     # Imported on demand so that ``import untwine`` stays cheap.
-    from untwine.data import dsprites  # noqa: F401
+    from untwine.data import dsprites, mnist  # noqa: F401
