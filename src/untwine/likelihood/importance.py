@@ -20,7 +20,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from untwine.likelihood import _model
+from untwine.models import density as _model
 
 #: elements of the decoder's output held at once per chunk (about 64 MB of float32).
 CHUNK_ELEMENTS = 1 << 24

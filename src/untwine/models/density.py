@@ -1,9 +1,9 @@
-"""What the estimators need from a model, in one place.
+"""What density estimators (log p(x), the IWAE objective) need from a model, in one place.
 
-The estimators use only: the posterior q(z|x) from ``model.encode`` (its reparameterised
+They use only: the posterior q(z|x) from ``model.encode`` (its reparameterised
 samples and log-density), the prior's log-density, the decoder's likelihood parameters and
 their log-likelihood log p(x|z). These small functions are the only code that knows how a
-model spells them, so a new latent family needs to change nothing else here.
+model spells them, so a new latent family needs to change nothing else in them.
 """
 
 from __future__ import annotations
