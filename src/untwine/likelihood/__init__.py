@@ -7,7 +7,8 @@
      "bits_per_dim": ..., "k": 5000, "n": examples, "active_units": ..., "kl_per_dim": [...]}
 
 One code path serves every model with a density: it uses only the posterior's samples and
-log-density, the prior's log-density and the decoder's log-likelihood (see :mod:`untwine.models.density`).
+log-density, the prior's log-density and the decoder's log-likelihood
+(see :mod:`untwine.models.density`).
 Estimators: :mod:`untwine.likelihood.importance`; bits/dim and dequantisation:
 :mod:`untwine.likelihood.bits`; models with exact likelihoods for checking them:
 :mod:`untwine.likelihood.exact`.
@@ -24,9 +25,9 @@ import numpy as np
 import torch
 
 from untwine.errors import ConfigError
-from untwine.models import density as _model
 from untwine.likelihood.bits import bits_per_dim, uniform_dequantise
 from untwine.likelihood.importance import bound, log_mean_exp, log_weights
+from untwine.models import density as _model
 
 __all__ = [
     "active_units",
