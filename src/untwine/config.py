@@ -3,7 +3,9 @@
 A run is fully described by its :class:`TrainConfig`, written as ``config.yaml`` into the run
 directory. Each method's hyperparameters are a :class:`MethodConfig` subclass defined beside
 the method's objective (``untwine.objectives.*``) and looked up by ``method.name`` in the
-method registry, so adding a method adds its settings everywhere (Python, YAML, CLI).
+method registry, so adding a method adds its settings everywhere (Python, YAML, CLI). This
+module imports only the registry (which loads the objectives by name on first lookup), never
+the objectives or networks themselves: they import it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pydantic import (
 
 from untwine.errors import ConfigError
 from untwine.files import atomic_write_text
+from untwine.registry import METHODS, NETWORKS
 
 
 class Strict(BaseModel):
@@ -45,8 +48,6 @@ class ModelConfig(Strict):
     @field_validator("network")
     @classmethod
     def _known(cls, name: str) -> str:
-        from untwine.nets import NETWORKS
-
         if name not in NETWORKS:
             raise ValueError(f"unknown network {name!r}; expected one of: {', '.join(NETWORKS)}")
         return name
@@ -92,8 +93,6 @@ class TrainConfig(Strict):
     @field_validator("method", mode="before")
     @classmethod
     def _method(cls, value: Any) -> MethodConfig:
-        from untwine.objectives import METHODS
-
         if isinstance(value, str):
             value = {"name": value}
         if isinstance(value, MethodConfig):
@@ -131,7 +130,6 @@ class TrainConfig(Strict):
 
 def nest(flat: dict[str, Any], base: dict[str, Any] | None = None) -> dict[str, Any]:
     """Route flat settings to their section; unknown names raise a ConfigError."""
-    from untwine.objectives import METHODS
 
     tree: dict[str, Any] = {
         k: (dict(v) if isinstance(v, dict) else v) for k, v in (base or {}).items()

@@ -1,6 +1,9 @@
-"""Training objectives, one file per method, registered by name (``@register_method``)."""
+"""Training objectives, one file per method, registered by name (``@register_method``).
 
-from untwine.objectives import dipvae, factorvae, iwae, tcvae, vae  # noqa: F401  (registration)
+The method registry imports the built-in method modules on its first lookup
+(:data:`untwine.registry.METHODS`), so importing this package imports none of them.
+"""
+
 from untwine.objectives.base import Objective
 from untwine.registry import METHODS, register_method
 
