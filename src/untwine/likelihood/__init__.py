@@ -154,3 +154,65 @@ def estimate(
     )
     out.update({"run": str(run.path), "split": split, "dataset": data.name})
     return out
+
+
+RESULT_FILE = "likelihood.json"
+
+
+def run_dirs(path: str | Path) -> list[Path]:
+    """``path`` if it is a run directory, else every run directory below it, sorted."""
+    path = Path(path)
+    if (path / "config.yaml").is_file():
+        return [path]
+    found = sorted(
+        p.parent for p in path.rglob("config.yaml") if (p.parent / "checkpoints").is_dir()
+    )
+    if not found:
+        raise ConfigError(f"{path}: not a run directory and no run directories below it")
+    return found
+
+
+def estimate_and_save(run_dir: str | Path, **options: Any) -> dict[str, Any]:
+    """:func:`estimate`, then ``likelihood.json`` in the run directory (written atomically,
+    so a failed estimate never replaces a good one)."""
+    from untwine.files import atomic_write_json
+
+    result = estimate(run_dir, **options)
+    atomic_write_json(Path(run_dir) / RESULT_FILE, result)
+    return result
+
+
+def format_table(results: list[dict[str, Any]]) -> str:
+    """One aligned text row per result: the run, log p(x) +- s.e., the bounds, diagnostics."""
+    ks = sorted({int(j) for r in results for j in r["bounds"]})
+    head = ["run", "log p(x)", "+-", "ELBO", *[f"L_{j}" for j in ks if j not in (1,)]]
+    head += ["bits/dim", "active", "KL", "n"]
+    rows = [head]
+    for r in results:
+        bpd = "-" if r["bits_per_dim"] is None else f"{r['bits_per_dim']:.4f}"
+        rows.append(
+            [
+                r["run"],
+                f"{r['log_px']:.2f}",
+                f"{r['stderr']:.2f}",
+                f"{r['elbo']:.2f}",
+                *[
+                    f"{r['bounds'][str(j)]:.2f}" if str(j) in r["bounds"] else "-"
+                    for j in ks
+                    if j != 1
+                ],
+                bpd,
+                f"{r['active_units']}/{len(r['kl_per_dim'])}",
+                f"{r['kl']:.2f}",
+                str(r["n"]),
+            ]
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    return "".join(
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        + "\n"
+        for row in rows
+    )
