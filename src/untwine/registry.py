@@ -104,7 +104,7 @@ METRICS: Registry[Callable] = Registry(
     ),
 )
 NETWORKS: Registry[Callable] = Registry(
-    "network", builtin=("untwine.nets.conv64", "untwine.nets.mlp")
+    "network", builtin=("untwine.nets.conv64", "untwine.nets.mlp", "untwine.nets.mlp200")
 )
 
 register_dataset = DATASETS.register
