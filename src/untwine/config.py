@@ -25,7 +25,7 @@ from pydantic import (
 
 from untwine.errors import ConfigError
 from untwine.files import atomic_write_text
-from untwine.registry import METHODS, NETWORKS
+from untwine.registry import LIKELIHOODS, METHODS, NETWORKS
 
 
 class Strict(BaseModel):
@@ -42,14 +42,23 @@ class DatasetConfig(Strict):
 class ModelConfig(Strict):
     network: str = "conv64"
     z_dim: int = Field(10, ge=1)
-    likelihood: Literal["bernoulli", "gaussian"] = "bernoulli"
+    likelihood: str = "bernoulli"
     gaussian_scale: float = Field(1.0, gt=0)
+    levels: int = Field(256, ge=2, description="grey levels of the 8-bit likelihoods")
 
     @field_validator("network")
     @classmethod
     def _known(cls, name: str) -> str:
         if name not in NETWORKS:
             raise ValueError(f"unknown network {name!r}; expected one of: {', '.join(NETWORKS)}")
+        return name
+
+    @field_validator("likelihood")
+    @classmethod
+    def _known_likelihood(cls, name: str) -> str:
+        if name not in LIKELIHOODS:
+            known = ", ".join(LIKELIHOODS)
+            raise ValueError(f"unknown likelihood {name!r}; expected one of: {known}")
         return name
 
 

@@ -1,4 +1,5 @@
-"""One registry type for everything looked up by name: datasets, methods, models, metrics, networks.
+"""One registry type for everything looked up by name: datasets, methods, model
+families, likelihoods, metrics, networks.
 
 A registry fills in one way only: modules register their objects with a decorator
 (``@register_method("betavae")``) when they are imported, and a registry imports them on its
@@ -89,7 +90,9 @@ METHODS: Registry[type] = Registry(
     ),
 )
 #: Latent families (``Objective.family`` names one): the model class a method trains.
-MODELS: Registry[type] = Registry("model", builtin=("untwine.models.vae",))
+MODELS: Registry[type] = Registry("model", builtin=("untwine.models.gaussian",))
+#: Decoder distributions p(x|z) (``ModelConfig.likelihood`` names one).
+LIKELIHOODS: Registry[type] = Registry("likelihood", builtin=("untwine.models.likelihoods",))
 METRICS: Registry[Callable] = Registry(
     "metric",
     builtin=(
@@ -109,9 +112,10 @@ NETWORKS: Registry[Callable] = Registry(
 
 register_dataset = DATASETS.register
 register_method = METHODS.register
-register_model = MODELS.register
 register_metric = METRICS.register
 register_network = NETWORKS.register
+register_model = MODELS.register
+register_likelihood = LIKELIHOODS.register
 
 
 _loaded_plugins: set[str] = set()

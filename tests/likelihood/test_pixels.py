@@ -13,7 +13,7 @@ from untwine.likelihood.bits import (
     dequantised_log_prob,
     uniform_dequantise,
 )
-from untwine.models.pixels import Categorical, DequantisedGaussian, DiscretisedLogistic
+from untwine.models.likelihoods import Categorical, DequantisedGaussian, DiscretisedLogistic
 
 
 def all_values(levels: int) -> torch.Tensor:

@@ -6,7 +6,8 @@
 - :class:`LinearGaussianVAE`: probabilistic PCA (Tipping & Bishop 1999) written as a VAE,
   z ~ N(0, I_q), x | z ~ N(W z + b, s^2 I_d), so p(x) = N(x; b, W W^T + s^2 I) in closed form,
   with a diagonal-Gaussian encoder q(z|x) = N(A (x - b), diag(exp(logvar))). It has the
-  methods the likelihood estimators use (``encode``, ``decode``, ``reconstruction_nll``).
+  methods the likelihood estimators use (``encode``, ``decode``, ``log_prob``,
+  ``prior_log_prob``).
 
 Values in nats.
 """
@@ -19,8 +20,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from untwine.models.gaussian import LOG_2PI
-from untwine.models.vae import Posterior
+from untwine.models.gaussian import LOG_2PI, DiagonalGaussian, log_standard_normal
+from untwine.models.likelihoods import Likelihood
 
 
 # -- a Gaussian mixture: the latent is summed out exactly -----------------------------------
@@ -100,10 +101,17 @@ class GaussianMixture:
 
 
 # -- probabilistic PCA as a VAE: log p(x) in closed form -----------------------------------
+class _RealVectors(Likelihood):
+    """Marks p(x|z) as a density on R^d (the model computes it itself)."""
+
+    name = "gaussian_vectors"
+    discrete = False
+
+
 class LinearGaussianVAE(nn.Module):
     """z ~ N(0, I_q); x | z ~ N(W z + b, s^2 I_d); q(z|x) = N(A (x - b), diag(exp(logvar)))."""
 
-    likelihood = "gaussian"
+    likelihood = _RealVectors()
 
     def __init__(self, weight: Tensor, bias: Tensor, log_sigma: float) -> None:
         super().__init__()
@@ -116,17 +124,20 @@ class LinearGaussianVAE(nn.Module):
         self.enc_logvar = nn.Parameter(torch.zeros(q, dtype=torch.float64))
 
     # the interface of the estimators
-    def encode(self, x: Tensor) -> Posterior:
+    def encode(self, x: Tensor) -> DiagonalGaussian:
         mu = (x - self.bias) @ self.enc.T
-        return Posterior(mu, self.enc_logvar.expand_as(mu))
+        return DiagonalGaussian(mu, self.enc_logvar.expand_as(mu))
 
     def decode(self, z: Tensor) -> Tensor:
         return z @ self.weight.T + self.bias
 
-    def reconstruction_nll(self, params: Tensor, x: Tensor) -> Tensor:
-        """-log N(x; params, s^2 I) summed over dimensions, (N,)."""
+    def log_prob(self, x: Tensor, params: Tensor) -> Tensor:
+        """log N(x; params, s^2 I) summed over dimensions, (N,)."""
         s2 = torch.exp(2 * self.log_sigma)
-        return 0.5 * (((x - params) ** 2) / s2 + LOG_2PI + 2 * self.log_sigma).sum(-1)
+        return -0.5 * (((x - params) ** 2) / s2 + LOG_2PI + 2 * self.log_sigma).sum(-1)
+
+    def prior_log_prob(self, z: Tensor) -> Tensor:
+        return log_standard_normal(z).sum(-1)
 
     # the truth
     def covariance(self) -> Tensor:

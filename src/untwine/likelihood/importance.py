@@ -38,13 +38,13 @@ def log_weights(
     *,
     generator: torch.Generator | None = None,
     chunk: int | None = None,
-    eps: Tensor | None = None,
+    z: Tensor | None = None,
 ) -> Tensor:
     """Log importance weights (N, k) in nats for a batch x, sampled ``chunk`` at a time.
 
-    ``eps`` (k, N, D) fixes the standard-normal noise (tests use it to compare chunkings on
-    the same samples). ``chunk`` defaults to as many samples as keep the decoder's output
-    within :data:`CHUNK_ELEMENTS`.
+    ``z`` (k, N, D) gives the samples instead of drawing them from q(z|x) (tests use it to
+    compare chunkings on the same samples). ``chunk`` defaults to as many samples as keep the
+    decoder's output within :data:`CHUNK_ELEMENTS`.
     """
     posterior = model.encode(x)
     n = x.shape[0]
@@ -53,11 +53,11 @@ def log_weights(
     out = []
     for start in range(0, k, chunk):
         c = min(chunk, k - start)
-        z = _model.draw(posterior, c, generator, None if eps is None else eps[start : start + c])
+        zc = _model.draw(posterior, c, generator) if z is None else z[start : start + c]
         lw = (
-            _model.log_likelihood(model, x, z)
-            + _model.log_prior(model, z)
-            - _model.log_q(posterior, z)
+            _model.log_likelihood(model, x, zc)
+            + _model.log_prior(model, zc)
+            - _model.log_q(posterior, zc)
         )
         out.append(lw)
     return torch.cat(out, dim=0).T.contiguous()

@@ -4,7 +4,7 @@ The method registry imports the built-in method modules on its first lookup
 (:data:`untwine.registry.METHODS`), so importing this package imports none of them.
 """
 
-from untwine.objectives.base import Objective
+from untwine.objectives.base import Objective, Output
 from untwine.registry import METHODS, register_method
 
-__all__ = ["METHODS", "Objective", "register_method"]
+__all__ = ["METHODS", "Objective", "Output", "register_method"]

@@ -30,11 +30,10 @@ from typing import Literal
 
 import torch
 from pydantic import Field, model_validator
-from torch import Tensor
 
 from untwine.config import MethodConfig
 from untwine.models import density as _model
-from untwine.objectives.base import Objective
+from untwine.objectives.base import Objective, Output
 from untwine.registry import register_method
 
 
@@ -56,7 +55,7 @@ class IWAE(Objective):
     Params = IWAEParams
     family = "gaussian"
 
-    def forward(self, model, x, step, generator=None) -> dict[str, Tensor]:
+    def forward(self, model, x, step, generator=None) -> Output:
         p = self.params
         posterior = model.encode(x)
         z = _model.draw(posterior, p.k, generator)  # (k, N, D)
@@ -70,7 +69,7 @@ class IWAE(Objective):
         bound = torch.logsumexp(log_w, dim=0) - math.log(p.k)  # (N,)
         kl_dims = _model.kl_per_dim(posterior).mean(dim=0).detach()
         recon = -log_lik.mean()
-        return {
+        terms = {
             "loss": -bound.mean(),
             "L_k": bound.mean().detach(),
             "recon": recon.detach(),
@@ -78,3 +77,4 @@ class IWAE(Objective):
             "elbo": -(recon.detach() + kl_dims.sum()),
             "kl_dims": kl_dims,
         }
+        return Output(terms)
