@@ -64,21 +64,22 @@ def test_uniform_density_dequantised_is_8_bits_per_dim():
     )
 
 
-def test_dequantised_bounds_lie_below_the_exact_discrete_probability():
-    """A Gaussian density on [0, 1): P(x) integrates it over x's cell; both dequantisations
-    give lower bounds on log P(x), and a trained q(u|x) beats uniform noise."""
-    torch.manual_seed(0)
-    levels, mean, sd = 4, 0.45, 0.08
-    gauss = DequantisedGaussian(levels)
-    params = torch.tensor([math.log(mean / (1 - mean)), math.log(sd)]).view(1, 2, 1, 1)
+def _gaussian_cells(levels, mean, sd):
+    """x (N, 1, 1, 1) integer levels, their exact log P(x) under N(mean, sd) integrated over
+    each cell [x / L, (x + 1) / L), and the density's log p(y)."""
     normal = torch.distributions.Normal(mean, sd)
     x = torch.tensor([1] * 64 + [2] * 64).view(-1, 1, 1, 1)
     edges = x.double() / levels
     exact = torch.log(normal.cdf(edges + 1 / levels) - normal.cdf(edges)).view(-1).float()
+    return x, exact, lambda y: normal.log_prob(y).flatten(1).sum(1)
 
-    def log_density(y):
-        return gauss.log_prob(y, params.expand(y.shape[0], 2, 1, 1))
 
+def test_dequantised_bounds_lie_below_the_exact_discrete_probability():
+    """Both dequantisations give lower bounds on log P(x), and a trained q(u|x) beats
+    uniform noise."""
+    torch.manual_seed(0)
+    levels = 4
+    x, exact, log_density = _gaussian_cells(levels, 0.45, 0.08)
     uniform = dequantised_log_prob(log_density, x, levels)
     assert uniform.mean() < exact.mean()
     deq = VariationalDequantiser(1, hidden=4)
@@ -93,6 +94,23 @@ def test_dequantised_bounds_lie_below_the_exact_discrete_probability():
             [dequantised_log_prob(log_density, x, levels, deq) for _ in range(20)]
         ).mean(0)
     assert uniform.mean() < variational.mean() <= exact.mean() + 0.01
+
+
+def test_dequantised_gaussian_is_the_exact_expectation_over_uniform_noise():
+    levels, mean, sd = 4, 0.45, 0.08
+    x, exact, log_density = _gaussian_cells(levels, mean, sd)
+    lik = DequantisedGaussian(levels)
+    params = torch.tensor([math.log(mean / (1 - mean)), math.log(sd)]).view(1, 2, 1, 1)
+    closed = lik.log_prob(x.float() / (levels - 1), params.expand(len(x), 2, 1, 1))
+    g = torch.Generator().manual_seed(0)
+    sampled = torch.stack(
+        [dequantised_log_prob(log_density, x, levels, generator=g) for _ in range(1000)]
+    ).mean(0)
+    for level in (1, 2):  # the same cell: compare the Monte Carlo mean over its 64 copies
+        cell = x.view(-1) == level
+        assert closed[cell].std() < 1e-6
+        assert closed[cell][0].item() == pytest.approx(sampled[cell].mean().item(), abs=0.02)
+    assert (closed <= exact + 1e-6).all()
 
 
 def test_uniform_dequantise_stays_in_the_cell():

@@ -82,7 +82,8 @@ def estimate_model(
     if n == 0:
         raise ConfigError("no images to evaluate")
     levels = max_value + 1
-    continuous = not _model.is_discrete(model)
+    model_levels = _model.levels(model)
+    continuous = model_levels is None
     gen = torch.Generator(device=device)
     gen.manual_seed(seed)
     ks = _report_ks(k)
@@ -102,9 +103,8 @@ def estimate_model(
     values = {j: torch.cat(v).double().cpu() for j, v in per_k.items()}
     log_px = values[k]
     dims = int(np.prod(x_all.shape[1:]))
-    discrete_data = max_value == 1
-    bpd = None
-    if continuous or discrete_data:  # Bernoulli on grey levels is not a probability of them
+    bpd = None  # a Bernoulli on grey levels, say, is not a probability of them: no bits/dim
+    if continuous or model_levels == levels:
         bpd = float(bits_per_dim(log_px.mean().item(), dims, levels if continuous else None))
     kl_dims = (torch.stack(kls).sum(0) / n).tolist()
     return {

@@ -105,7 +105,6 @@ class _RealVectors(Likelihood):
     """Marks p(x|z) as a density on R^d (the model computes it itself)."""
 
     name = "gaussian_vectors"
-    discrete = False
 
 
 class LinearGaussianVAE(nn.Module):

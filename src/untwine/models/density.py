@@ -58,6 +58,6 @@ def kl_per_dim(posterior) -> Tensor:
     return posterior.kl_per_dim()
 
 
-def is_discrete(model: nn.Module) -> bool:
-    """True if log p(x|z) is a log-probability of discrete data, False for a density."""
-    return model.likelihood.discrete
+def levels(model: nn.Module) -> int | None:
+    """The grey levels per subpixel whose probabilities log p(x|z) gives; None: a density."""
+    return model.likelihood.levels

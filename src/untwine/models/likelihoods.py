@@ -13,8 +13,9 @@ so a likelihood with settings of its own reads them there and nowhere else.
 
 For images with L grey levels (8-bit: L = 256; ``ModelConfig.levels``), x arrives as floats
 on the grid k / (L - 1). ``logistic`` (a discretised logistic) and ``categorical`` (a softmax
-over the L values) are probabilities of the discrete data; ``dequantised_gaussian`` is a
-density for dequantised y = (x + u) / L. The discretised logistic is the one to use for 8-bit
+over the L values) are probabilities of the discrete data; ``dequantised_gaussian`` is the
+uniform-dequantisation lower bound of a Gaussian density on y = (x + u) / L.
+The discretised logistic is the one to use for 8-bit
 data: 2 outputs per subpixel where the categorical needs L (a 128x smaller decoder head and
 logit tensor at L = 256: 100 28x28 images are 80 MB of float32 logits, times k samples for
 IWAE), and it knows that neighbouring grey levels are alike, which the categorical must learn
@@ -42,9 +43,9 @@ class Likelihood:
 
     #: the registered name (set by each subclass, equal to its ``@register_likelihood`` name)
     name: str
-    #: True if log_prob is a log-probability of discrete data; False for a density, whose
-    #: bits/dim need dequantisation (:mod:`untwine.likelihood.bits`)
-    discrete: bool = True
+    #: how many values per subpixel log_prob gives probabilities of (Bernoulli: 2); None for
+    #: a density, whose bits/dim need dequantisation (:mod:`untwine.likelihood.bits`)
+    levels: int | None = None
     #: decoder outputs per subpixel (the decoder has C * this many output channels)
     params_per_subpixel: int = 1
 
@@ -77,6 +78,7 @@ class Bernoulli(Likelihood):
     summed binary cross-entropy the field reports."""
 
     name = "bernoulli"
+    levels = 2
 
     def log_prob(self, x: Tensor, params: Tensor) -> Tensor:
         bce = F.binary_cross_entropy_with_logits(params, x, reduction="none")
@@ -97,7 +99,6 @@ class Gaussian(Likelihood):
     at the same scale."""
 
     name = "gaussian"
-    discrete = False
 
     def __init__(self, scale: float = 1.0) -> None:
         self.scale = float(scale)
@@ -203,12 +204,17 @@ class Categorical(Likelihood):
 
 @register_likelihood("dequantised_gaussian")
 class DequantisedGaussian(Likelihood):
-    """N(y; mean, exp(log_scale)^2) per subpixel, learned mean and scale, a density for
-    dequantised y = (x + u) / L in [0, 1); its log-density bounds log P(x) + D ln L from below
-    (:mod:`untwine.likelihood.bits`), so bits/dim add log2 L."""
+    """A Gaussian density N(y; m, s^2) per subpixel (learned mean m and scale s) on uniformly
+    dequantised data y = (x + u) / L, u ~ U[0, 1), scored as the bound it gives on the
+    discrete data: log_prob = E_u[log p(y)] - D ln L <= log P(x) (Jensen; see
+    :mod:`untwine.likelihood.bits`).
+
+    The expectation over u is exact, not sampled: with c = (x + 1/2) / L the cell's centre,
+    E_u[(y - m)^2] = (c - m)^2 + 1 / (12 L^2), so training and evaluation are deterministic
+    and the bound has no Monte Carlo noise. Being a bound on a log-probability of the
+    discrete data, its bits/dim need no further correction (``levels`` is L)."""
 
     name = "dequantised_gaussian"
-    discrete = False
     params_per_subpixel = 2
 
     def __init__(self, levels: int = 256) -> None:
@@ -218,11 +224,14 @@ class DequantisedGaussian(Likelihood):
     def from_config(cls, cfg: ModelConfig) -> DequantisedGaussian:
         return cls(cfg.levels)
 
-    def log_prob(self, y: Tensor, params: Tensor) -> Tensor:
+    def log_prob(self, x: Tensor, params: Tensor) -> Tensor:
         mean, log_scale = params.chunk(2, dim=1)
         mean, log_scale = torch.sigmoid(mean), log_scale.clamp(min=-9.0)
-        z = (y - mean) * torch.exp(-log_scale)
-        return (-0.5 * (z * z + math.log(2 * math.pi)) - log_scale).flatten(1).sum(1)
+        big_l = self.levels
+        centre = (torch.round(x * (big_l - 1)) + 0.5) / big_l
+        sq = (centre - mean) ** 2 + 1.0 / (12 * big_l * big_l)
+        per = -0.5 * (sq * torch.exp(-2 * log_scale) + LOG_2PI) - log_scale - math.log(big_l)
+        return per.flatten(1).sum(1)
 
     def mean(self, params: Tensor) -> Tensor:
         return torch.sigmoid(params.chunk(2, dim=1)[0])
