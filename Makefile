@@ -9,7 +9,7 @@ TESTS  := $(VENV)/.untwine-test-installed
 
 # torch is installed first and pinned exactly: with no torch present, a looser requirement
 # pulls the CUDA wheels (gigabytes); 2.13.0 is the CPU build this machine provides.
-# The demo needs only the package; the test extra (pytest, ruff, ray, websocket-client) is
+# The demo needs only the package; the test extra (pytest, ruff, import-linter, ray, ...) is
 # installed on top of it by the first `make test`.
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,7 @@ demo: $(STAMP)
 
 test: $(TESTS)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-logo
 	$(BIN)/python -m pytest -q
 
 lint: $(TESTS)

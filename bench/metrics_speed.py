@@ -205,8 +205,8 @@ def plain_modularity(train_codes, train_factors, test_codes, test_factors) -> tu
     return float(np.mean(modularity)), float(np.mean(auc_test))
 
 
-def plain_factor_vae(data, representation_fn, seed=0, batch_size=64, num_train=10_000,
-                     num_eval=5_000, num_variance_estimate=10_000) -> float:  # fmt: skip
+def plain_factor_vae(data, representation_fn, seed=0, batch_size=64, num_votes=10_000,
+                     num_eval_votes=5_000, num_variance_estimate=10_000) -> float:  # fmt: skip
     rng = np.random.default_rng(seed)
     observations = data.sample_observations_from_factors(
         data.sample_factors(num_variance_estimate, rng), rng
@@ -225,14 +225,14 @@ def plain_factor_vae(data, representation_fn, seed=0, batch_size=64, num_train=1
             table[k, np.argmin(local[active] / global_var[active])] += 1
         return table
 
-    train = votes(num_train)
+    train = votes(num_votes)
     classifier = np.argmax(train, axis=0)
-    evaluation = votes(num_eval)
+    evaluation = votes(num_eval_votes)
     return float(evaluation[classifier, np.arange(len(global_var))].sum() / evaluation.sum())
 
 
-def plain_beta_vae(data, representation_fn, seed=0, batch_size=64, num_train=10_000,
-                   num_eval=5_000) -> float:  # fmt: skip
+def plain_beta_vae(data, representation_fn, seed=0, batch_size=64, num_votes=10_000,
+                   num_eval_votes=5_000) -> float:  # fmt: skip
     rng = np.random.default_rng(seed)
 
     def examples(num):
@@ -247,9 +247,9 @@ def plain_beta_vae(data, representation_fn, seed=0, batch_size=64, num_train=10_
             points.append(np.mean(np.abs(r1 - r2), axis=0))
         return np.array(points), labels
 
-    x, y = examples(num_train)
+    x, y = examples(num_votes)
     model = OneVsRestClassifier(LogisticRegression(solver="liblinear")).fit(x, y)
-    x, y = examples(num_eval)
+    x, y = examples(num_eval_votes)
     return float(np.mean(model.predict(x) == y))
 
 
@@ -307,7 +307,7 @@ def paired(rounds: int, ours, plain):
 
 def posteriors_of(data, representation_fn) -> tuple[np.ndarray, np.ndarray]:
     """Fake posteriors of the whole grid: standardised codes as means, fixed log-variances."""
-    from untwine.metrics._context import CodeSource
+    from untwine.metrics.context import CodeSource
 
     source = CodeSource(data, representation_fn)
     sizes = data.factor_sizes
@@ -343,7 +343,7 @@ def main() -> None:
 
     scale = 10 if args.quick else 1
     n_train, n_test = 10_000 // scale, 5_000 // scale
-    votes = {"num_train": 10_000 // scale, "num_eval": 5_000 // scale}
+    votes = {"num_votes": 10_000 // scale, "num_eval_votes": 5_000 // scale}
     data, representation_fn, source_note = load_data()
     print(f"data: {source_note}; {len(data)} images, factor sizes {data.factor_sizes}")
     print(
@@ -489,7 +489,7 @@ def main() -> None:
 
     names = ["mig", "sap", "dci", "modularity", "factor_vae_score", "beta_vae_score"]
     t_suite, _ = timed(evaluate, representation_fn, data, names, dci_model="fast",
-                       num_train=n_train, num_test=n_test)  # fmt: skip
+                       num_points=n_train, num_test_points=n_test)  # fmt: skip
     print(f"whole suite via evaluate() with fast DCI ({', '.join(names)}): {t_suite:.1f} s")
     print(
         f"elbo_decomposition of {len(mu)} points, {ELBO_SAMPLES} samples: {elbo['seconds']:.1f} s, "

@@ -305,6 +305,36 @@ def sample(
     typer.echo(str(draw(run, n, seed=seed, out=out)))
 
 
+@app.command()
+def likelihood(
+    path: Path = typer.Argument(..., help="a run directory, or a folder of runs"),
+    k: int = typer.Option(5000, help="importance samples per test image"),
+    json_out: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
+    split: str = typer.Option("test", help="the dataset split to evaluate"),
+    max_examples: int | None = typer.Option(None, help="evaluate only the first N images"),
+    batch_size: int = typer.Option(100, help="images per batch"),
+    seed: int = typer.Option(0, help="seed of the importance samples"),
+) -> None:
+    """Test log p(x) (importance-sampled, nats), ELBO, L_k, bits/dim and active units."""
+    import json
+
+    from untwine import likelihood as lk
+
+    if k < 1:
+        raise ConfigError(f"--k: expected an integer >= 1 (got {k})")
+    results = [
+        lk.estimate_and_save(
+            run, k=k, split=split, max_examples=max_examples, batch_size=batch_size, seed=seed
+        )
+        for run in lk.run_dirs(path)
+    ]
+    if json_out:
+        doc = results[0] if len(results) == 1 and (path / "config.yaml").is_file() else results
+        typer.echo(json.dumps(doc, indent=2))
+    else:
+        typer.echo(lk.format_table(results), nl=False)
+
+
 def main() -> None:
     from untwine.registry import load_plugins
 

@@ -3,7 +3,9 @@
 A run is fully described by its :class:`TrainConfig`, written as ``config.yaml`` into the run
 directory. Each method's hyperparameters are a :class:`MethodConfig` subclass defined beside
 the method's objective (``untwine.objectives.*``) and looked up by ``method.name`` in the
-method registry, so adding a method adds its settings everywhere (Python, YAML, CLI).
+method registry, so adding a method adds its settings everywhere (Python, YAML, CLI). This
+module imports only the registry (which loads the objectives by name on first lookup), never
+the objectives or networks themselves: they import it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pydantic import (
 
 from untwine.errors import ConfigError
 from untwine.files import atomic_write_text
+from untwine.registry import LIKELIHOODS, METHODS, NETWORKS
 
 
 class Strict(BaseModel):
@@ -44,8 +47,9 @@ class ModelConfig(Strict):
 
     network: str = "conv64"
     z_dim: int = Field(10, ge=1)
-    likelihood: Literal["bernoulli", "gaussian"] = "bernoulli"
+    likelihood: str = "bernoulli"
     gaussian_scale: float = Field(1.0, gt=0)
+    levels: int = Field(256, ge=2, description="grey levels of the 8-bit likelihoods")
     codebook_size: int = Field(512, ge=2, description="K codes per codebook")
     codebook_ema: bool = Field(True, description="learn codes by EMA (else by the codebook loss)")
     codebook_decay: float = Field(0.99, gt=0, lt=1, description="EMA decay gamma")
@@ -68,10 +72,16 @@ class ModelConfig(Strict):
     @field_validator("network")
     @classmethod
     def _known(cls, name: str) -> str:
-        from untwine.nets import NETWORKS
-
         if name not in NETWORKS:
             raise ValueError(f"unknown network {name!r}; expected one of: {', '.join(NETWORKS)}")
+        return name
+
+    @field_validator("likelihood")
+    @classmethod
+    def _known_likelihood(cls, name: str) -> str:
+        if name not in LIKELIHOODS:
+            known = ", ".join(LIKELIHOODS)
+            raise ValueError(f"unknown likelihood {name!r}; expected one of: {known}")
         return name
 
 
@@ -115,8 +125,6 @@ class TrainConfig(Strict):
     @field_validator("method", mode="before")
     @classmethod
     def _method(cls, value: Any) -> MethodConfig:
-        from untwine.objectives import METHODS
-
         if isinstance(value, str):
             value = {"name": value}
         if isinstance(value, MethodConfig):
@@ -154,7 +162,6 @@ class TrainConfig(Strict):
 
 def nest(flat: dict[str, Any], base: dict[str, Any] | None = None) -> dict[str, Any]:
     """Route flat settings to their section; unknown names raise a ConfigError."""
-    from untwine.objectives import METHODS
 
     tree: dict[str, Any] = {
         k: (dict(v) if isinstance(v, dict) else v) for k, v in (base or {}).items()

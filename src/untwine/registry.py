@@ -1,8 +1,18 @@
-"""One registry type for everything looked up by name: datasets, methods, metrics, networks,
-model families and likelihoods."""
+"""One registry type for everything looked up by name: datasets, methods, model
+families, likelihoods, metrics, networks.
+
+A registry fills in one way only: modules register their objects with a decorator
+(``@register_method("betavae")``) when they are imported, and a registry imports them on its
+first lookup (``get``, ``names``, ``in``). Which modules that is comes from two lists: the
+built-in modules declared with each registry below, and the plugin modules named in
+``$UNTWINE_PLUGINS``. Nothing is imported when ``untwine.registry`` itself is, so any module
+(``untwine.config`` included) may import it without importing the code it names.
+"""
 
 from __future__ import annotations
 
+import importlib
+import os
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
@@ -12,11 +22,18 @@ T = TypeVar("T")
 
 
 class Registry(Generic[T]):
-    """A name -> object table filled by decorators; lookups of unknown names list the known."""
+    """A name -> object table filled by decorators; lookups of unknown names list the known.
 
-    def __init__(self, kind: str) -> None:
+    ``builtin`` names the modules that register this kind's built-in objects; they are
+    imported (with the plugins) on the first lookup, so that declaring a registry costs
+    nothing and a lookup sees every built-in name whatever was imported before.
+    """
+
+    def __init__(self, kind: str, builtin: tuple[str, ...] = ()) -> None:
         self.kind = kind
+        self.builtin = builtin
         self._items: dict[str, T] = {}
+        self._builtin_loaded = False
 
     def register(self, name: str, *, overwrite: bool = False) -> Callable[[T], T]:
         def decorator(obj: T) -> T:
@@ -28,8 +45,7 @@ class Registry(Generic[T]):
         return decorator
 
     def get(self, name: str) -> T:
-        if name not in self._items:
-            load_plugins()  # a name from a plugin module not imported yet in this process
+        self._load(name)
         try:
             return self._items[name]
         except KeyError:
@@ -37,24 +53,67 @@ class Registry(Generic[T]):
             raise ConfigError(f"unknown {self.kind} {name!r}; expected one of: {known}") from None
 
     def names(self) -> list[str]:
-        load_plugins()
+        self._load()
         return sorted(self._items)
 
     def __contains__(self, name: object) -> bool:
-        if name not in self._items:
-            load_plugins()
+        self._load(name)
         return name in self._items
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
 
+    def _load(self, name: object = None) -> None:
+        """Import the built-in modules once, and the plugins when a name is still missing."""
+        if not self._builtin_loaded:
+            # Set first: a built-in module may look names up while it is being imported.
+            self._builtin_loaded = True
+            for module in self.builtin:
+                importlib.import_module(module)
+        if name is None or name not in self._items:
+            load_plugins()  # a name from a plugin module not imported yet in this process
 
-DATASETS: Registry[Callable] = Registry("dataset")
-METHODS: Registry[type] = Registry("method")
-METRICS: Registry[Callable] = Registry("metric")
-NETWORKS: Registry[Callable] = Registry("network")
-MODELS: Registry[type] = Registry("model")
-LIKELIHOODS: Registry[type] = Registry("likelihood")
+
+# The built-in modules of each kind: a new built-in dataset, method, model, metric or network
+# module is added to its list here (and registers itself with the decorator below).
+DATASETS: Registry[Callable] = Registry(
+    "dataset", builtin=("untwine.data.dsprites", "untwine.data.mnist", "untwine.train.prior")
+)
+METHODS: Registry[type] = Registry(
+    "method",
+    builtin=(
+        "untwine.objectives.vae",
+        "untwine.objectives.tcvae",
+        "untwine.objectives.factorvae",
+        "untwine.objectives.dipvae",
+        "untwine.objectives.iwae",
+        "untwine.objectives.vqvae",
+        "untwine.objectives.codeprior",
+    ),
+)
+#: Latent families (``Objective.family`` names one): the model class a method trains.
+MODELS: Registry[type] = Registry(
+    "model",
+    builtin=("untwine.models.gaussian", "untwine.models.codebook", "untwine.models.code_prior"),
+)
+#: Decoder distributions p(x|z) (``ModelConfig.likelihood`` names one).
+LIKELIHOODS: Registry[type] = Registry("likelihood", builtin=("untwine.models.likelihoods",))
+METRICS: Registry[Callable] = Registry(
+    "metric",
+    builtin=(
+        "untwine.metrics.mig",
+        "untwine.metrics.sap",
+        "untwine.metrics.dci",
+        "untwine.metrics.modularity",
+        "untwine.metrics.factor_vae",
+        "untwine.metrics.beta_vae",
+        "untwine.metrics.mig_full",
+        "untwine.metrics.elbo",
+    ),
+)
+NETWORKS: Registry[Callable] = Registry(
+    "network", builtin=("untwine.nets.conv64", "untwine.nets.mlp", "untwine.nets.mlp200")
+)
 
 register_dataset = DATASETS.register
 register_method = METHODS.register
@@ -73,9 +132,6 @@ def load_plugins() -> list[str]:
     A plugin module registers its own datasets, methods or metrics when imported, which makes
     them usable from the command line and from worker processes as well as from Python.
     """
-    import importlib
-    import os
-
     names = [n.strip() for n in os.environ.get("UNTWINE_PLUGINS", "").split(",") if n.strip()]
     for name in names:
         if name in _loaded_plugins:

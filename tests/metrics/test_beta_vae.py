@@ -10,7 +10,7 @@ from sklearn.multiclass import OneVsRestClassifier
 from untwine.metrics import MetricInputError, beta_vae_score
 from untwine.metrics._linear import fit_logistic, ovr_problems
 
-SMALL = {"num_train": 1000, "num_eval": 500}
+SMALL = {"num_votes": 1000, "num_eval_votes": 500}
 
 
 def test_identity_is_one(cube, reps):
@@ -44,5 +44,5 @@ def test_same_seed_same_numbers(cube, reps):
 
 
 def test_bad_settings(cube, reps):
-    with pytest.raises(MetricInputError, match="num_train"):
-        beta_vae_score(cube, reps.identity, num_train=0)
+    with pytest.raises(MetricInputError, match="num_votes"):
+        beta_vae_score(cube, reps.identity, num_votes=0)

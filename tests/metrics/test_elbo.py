@@ -72,6 +72,8 @@ def test_same_seed_same_numbers():
     first = elbo_decomposition(mu, logvar, num_samples=500, seed=7)
     assert elbo_decomposition(mu, logvar, num_samples=500, seed=7) == first
     assert elbo_decomposition(mu, logvar, num_samples=500, seed=8) != first
+    # A Generator is the same source of randomness as the int that seeds it.
+    assert elbo_decomposition(mu, logvar, 500, seed=np.random.default_rng(7)) == first
 
 
 @pytest.mark.parametrize(

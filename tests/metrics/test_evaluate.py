@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -18,10 +19,11 @@ from untwine.metrics import (
     factor_vae_score,
     metric_settings,
 )
+from untwine.metrics.evaluate import RENAMED_SETTINGS
 from untwine.registry import METRICS
 
 ARRAY_METRICS = ["mig", "sap", "dci", "modularity"]
-SMALL = {"num_train": 2000, "num_test": 1000, "dci_model": "fast"}
+SMALL = {"num_points": 2000, "num_test_points": 1000, "dci_model": "fast"}
 
 
 class Counting:
@@ -42,13 +44,17 @@ def sharp_encoder(images):
 
 def test_every_builtin_metric_is_registered():
     assert set(BUILTIN_METRICS) <= set(METRICS.names())
-    assert metric_settings("dci") == {"num_train": 10_000, "num_test": 5_000, "model": "gbt"}
+    assert metric_settings("dci") == {
+        "num_points": 10_000,
+        "num_test_points": 5_000,
+        "model": "gbt",
+    }
 
 
 def test_array_metrics_share_one_encoded_sample(grid, reps):
     data = grid((10, 20, 30))
     one, four = Counting(reps.identity), Counting(reps.identity)
-    evaluate(one, data, ["sap"], seed=3, num_train=2000, num_test=1000)
+    evaluate(one, data, ["sap"], seed=3, num_points=2000, num_test_points=1000)
     results = evaluate(four, data, ARRAY_METRICS, seed=3, **SMALL)
     rng = np.random.default_rng(3)
     drawn = np.vstack([data.sample_factors(2000, rng), data.sample_factors(1000, rng)])
@@ -60,35 +66,35 @@ def test_array_metrics_share_one_encoded_sample(grid, reps):
     for name in ARRAY_METRICS:
         assert results[name]["seed"] == 3
         assert results[name]["untwine_version"] == untwine.__version__
-        assert results[name]["settings"]["num_train"] == 2000
+        assert results[name]["settings"]["num_points"] == 2000
     assert results["dci"]["settings"]["model"] == "fast"
     assert results["sap"]["settings"] == {
-        "num_train": 2000,
-        "num_test": 1000,
+        "num_points": 2000,
+        "num_test_points": 1000,
         "continuous_factors": False,
     }
     json.dumps(results)
 
 
 def test_same_numbers_as_the_stand_alone_functions(cube, reps):
-    settings = {"num_train": 500, "num_eval": 300}
+    settings = {"num_votes": 500, "num_eval_votes": 300}
     results = evaluate(reps.identity, cube, ["factor_vae_score", "beta_vae_score"], seed=9,
-                       num_variance_estimate=1000, **settings)  # fmt: skip
-    alone = factor_vae_score(cube, reps.identity, seed=9, num_variance_estimate=1000, **settings)
+                       num_variance_points=1000, **settings)  # fmt: skip
+    alone = factor_vae_score(cube, reps.identity, seed=9, num_variance_points=1000, **settings)
     assert {k: results["factor_vae_score"][k] for k in alone} == alone
     alone = beta_vae_score(cube, reps.identity, seed=9, **settings)
     assert {k: results["beta_vae_score"][k] for k in alone} == alone
 
 
 def test_mig_on_train_split_does_not_depend_on_other_metrics(cube, reps):
-    alone = evaluate(reps.identity, cube, ["mig"], num_train=1500)["mig"]["mig"]
-    together = evaluate(reps.identity, cube, ["sap", "mig"], num_train=1500, num_test=700)
+    alone = evaluate(reps.identity, cube, ["mig"], num_points=1500)["mig"]["mig"]
+    together = evaluate(reps.identity, cube, ["sap", "mig"], num_points=1500, num_test_points=700)
     assert together["mig"]["mig"] == alone
 
 
 def test_full_dataset_metrics_use_the_encoder(cube):
     results = evaluate(None, cube, ["elbo", "mig_full", "mig"], encoder_fn=sharp_encoder,
-                       num_samples=400, num_train=1000)  # fmt: skip
+                       num_samples=400, mig_num_points=1000)  # fmt: skip
     assert results["mig_full"]["mig_full"] > 0.9
     assert results["elbo"]["index_code_mi"] > 3.0  # ~log(1000 distinct posteriors)
     assert results["mig"]["mig"] > 0.9  # the representation defaults to the mean
@@ -97,12 +103,34 @@ def test_full_dataset_metrics_use_the_encoder(cube):
 def test_unknown_names_and_settings_fail_clearly(cube, reps):
     with pytest.raises(ConfigError, match="unknown metric 'mgi'"):
         evaluate(reps.identity, cube, ["mgi"])
-    with pytest.raises(ConfigError, match=r"unknown metric setting\(s\) \['num_trian'\]"):
+    with pytest.raises(ConfigError, match=r"unknown option\(s\) 'num_trian'"):
         evaluate(reps.identity, cube, ["mig"], num_trian=10)
     with pytest.raises(ConfigError, match="dci_model"):
         evaluate(reps.identity, cube, ["mig"], dci_model="fast")  # dci not selected
     with pytest.raises(MetricInputError, match="encoder_fn"):
         evaluate(reps.identity, cube, ["elbo"])
+
+
+@pytest.mark.parametrize(
+    ("old", "message"),
+    [
+        ("num_train", "'num_train' was renamed to 'num_points' / 'num_votes' (num_points for mig"),
+        ("num_test", "'num_test' was renamed to 'num_test_points'"),
+        ("num_eval", "'num_eval' was renamed to 'num_eval_votes'"),
+        ("batch_size", "'batch_size' was renamed to 'vote_batch_size'"),
+        ("num_variance_estimate", "renamed to 'num_variance_points'"),
+        ("factor_vae_score_num_train", "renamed to 'factor_vae_score_num_votes'"),
+    ],
+)
+def test_old_setting_names_name_the_new_ones(cube, reps, old, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        evaluate(reps.identity, cube, ["mig", "factor_vae_score"], **{old: 10})
+
+
+def test_every_renamed_setting_exists_under_its_new_name():
+    for new_names in RENAMED_SETTINGS.values():
+        for metric, new in new_names.items():
+            assert new in metric_settings(metric), (metric, new)
 
 
 class FakeRun:
@@ -125,20 +153,20 @@ class FakeRun:
 
 def test_evaluate_run_writes_and_merges_metrics_json(tmp_path, monkeypatch, cube):
     monkeypatch.setattr(untwine, "load_run", lambda run_dir: FakeRun(cube), raising=False)
-    evaluate_run(tmp_path, ["mig"], num_train=1000)
-    evaluate_run(tmp_path, ["sap"], num_train=1000, num_test=500)
+    evaluate_run(tmp_path, ["mig"], num_points=1000)
+    evaluate_run(tmp_path, ["sap"], num_points=1000, num_test_points=500)
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert set(saved) == {"mig", "sap"}
-    assert saved["mig"]["settings"] == {"num_train": 1000, "num_bins": 20}
+    assert saved["mig"]["settings"] == {"num_points": 1000, "num_bins": 20}
     assert saved["mig"]["mig"] > 0.95
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]  # no temp files left
 
 
 def test_evaluate_run_keeps_the_good_file_on_failure(tmp_path, monkeypatch, cube):
     monkeypatch.setattr(untwine, "load_run", lambda run_dir: FakeRun(cube), raising=False)
-    evaluate_run(tmp_path, ["mig"], num_train=1000)
+    evaluate_run(tmp_path, ["mig"], num_points=1000)
     before = (tmp_path / "metrics.json").read_text()
     monkeypatch.setattr(untwine, "load_run", lambda run_dir: FakeRun(cube, fail=True))
     with pytest.raises(RuntimeError, match="encoder crashed"):
-        evaluate_run(tmp_path, ["mig"], num_train=1000)
+        evaluate_run(tmp_path, ["mig"], num_points=1000)
     assert (tmp_path / "metrics.json").read_text() == before

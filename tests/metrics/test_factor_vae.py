@@ -7,13 +7,21 @@ import pytest
 
 from untwine.metrics import MetricInputError, factor_vae_score
 
-SMALL = {"num_train": 1000, "num_eval": 500, "num_variance_estimate": 2000}
+SMALL = {"num_votes": 1000, "num_eval_votes": 500, "num_variance_points": 2000}
 
 
 def test_identity_is_one(cube, reps):
     result = factor_vae_score(cube, reps.identity, **SMALL)
     assert result["factor_vae_score"] == 1.0
     assert result["num_active_dims"] == 3
+
+
+def test_generator_seed_draws_as_its_int(cube, reps):
+    noisy = lambda images: reps.identity(images) @ reps.rotation(3, seed=2)  # noqa: E731
+    by_int = factor_vae_score(cube, noisy, seed=5, **SMALL)
+    assert factor_vae_score(cube, noisy, seed=np.random.default_rng(5), **SMALL) == by_int
+    with pytest.raises(MetricInputError, match="seed"):
+        factor_vae_score(cube, noisy, seed=-1, **SMALL)
 
 
 def test_constant_is_zero(cube, reps):
@@ -44,7 +52,7 @@ def test_matches_plain_vote_loop(cube, reps):
         x = reps.identity(images)
         return np.stack([x[:, 0] + 0.7 * x[:, 1], x[:, 1], x[:, 2] + np.sin(x[:, 0])], axis=1)
 
-    result = factor_vae_score(cube, noisy, seed=5, batch_size=16, **SMALL)
+    result = factor_vae_score(cube, noisy, seed=5, vote_batch_size=16, **SMALL)
 
     rng = np.random.default_rng(5)
     codes = noisy(cube.sample_observations_from_factors(cube.sample_factors(2000, rng)))
@@ -78,8 +86,8 @@ def test_same_seed_same_numbers(cube, reps):
 
 
 def test_bad_settings(cube, reps):
-    with pytest.raises(MetricInputError, match="batch_size"):
-        factor_vae_score(cube, reps.identity, batch_size=1)
+    with pytest.raises(MetricInputError, match="vote_batch_size"):
+        factor_vae_score(cube, reps.identity, vote_batch_size=1)
     with pytest.raises(MetricInputError, match="representation_fn must return"):
         factor_vae_score(cube, lambda images: np.zeros(len(images)), **SMALL)
     with pytest.raises(MetricInputError, match="NaN or inf"):

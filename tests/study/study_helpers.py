@@ -14,7 +14,7 @@ TINY = {
     "checkpoint_every": 2,
     "log_every": 2,
     "metrics": ["mig"],
-    "metric_options": {"num_train": 64},
+    "metric_options": {"num_points": 64},
 }
 
 

@@ -21,7 +21,7 @@ import squares_plugin  # noqa: F401  (registers test-squares for the workers too
 import torch
 from pydantic import Field
 
-from untwine.metrics._context import EvalContext
+from untwine.metrics.context import EvalContext
 from untwine.objectives import register_method
 from untwine.objectives.vae import BetaVAE, BetaVAEParams
 from untwine.registry import register_metric

@@ -143,7 +143,11 @@ def test_ids_are_stable_and_depend_only_on_what_changes_training():
         ({"method": "betavae", "metrics": ["mgi"]}, r"metrics: unknown metric 'mgi'.*mig"),
         (
             {"method": "betavae", "metrics": ["mig"], "metric_options": {"num_trian": 5}},
-            r"metric_options: unknown option\(s\) 'num_trian'.*num_train",
+            r"metric_options: unknown option\(s\) 'num_trian'.*num_points",
+        ),
+        (
+            {"method": "betavae", "metrics": ["mig"], "metric_options": {"num_train": 5}},
+            r"metric_options: setting 'num_train' was renamed to 'num_points' / 'num_votes'",
         ),
         ({"method": "betavae", "dataset": "nope"}, r"dataset: unknown dataset 'nope'"),
         ({"method": "betavae", "num_gpus": -1}, r"num_gpus: .*0"),

@@ -56,7 +56,7 @@ def folder_of_runs(trained_run_dir, tmp_path) -> dict[str, Path]:
     runs = {}
     runs["done"] = root / "sweep" / "b1"
     shutil.copytree(trained, runs["done"])
-    evaluate_run(runs["done"], ["mig"], seed=0, num_train=256)
+    evaluate_run(runs["done"], ["mig"], seed=0, num_points=256)
 
     runs["unevaluated"] = root / "sweep" / "b2"
     shutil.copytree(trained, runs["unevaluated"])

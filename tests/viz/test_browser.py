@@ -212,7 +212,7 @@ def test_run_report_in_chromium(browser, trained_run_dir, tmp_path):
 
     run_dir = tmp_path / "run"
     shutil.copytree(trained_run_dir, run_dir)
-    evaluate_run(run_dir, ["mig"], seed=0, num_train=256)
+    evaluate_run(run_dir, ["mig"], seed=0, num_points=256)
     page = write_run_report(run_dir, num_points=128)
     session, requested = open_page(browser, page)
     assert_nothing_left_the_page(page, requested)

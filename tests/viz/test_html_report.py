@@ -66,7 +66,7 @@ def assert_self_contained(text: str) -> Page:
 
 @pytest.fixture
 def evaluated_run(run_copy) -> Path:
-    evaluate_run(run_copy, ["mig"], seed=0, num_train=256)
+    evaluate_run(run_copy, ["mig"], seed=0, num_points=256)
     return run_copy
 
 

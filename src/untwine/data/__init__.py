@@ -2,7 +2,9 @@
 
 Each dataset module registers a loader with ``@register_dataset(name)``; a user registers
 their own the same way (a callable taking keyword options and returning a
-:class:`GroundTruthData`).
+:class:`GroundTruthData`). The built-in dataset modules are listed once, with the dataset
+registry (:data:`untwine.registry.DATASETS`), which imports them on its first lookup: a new
+built-in dataset module is added to that list.
 """
 
 from __future__ import annotations
@@ -15,15 +17,9 @@ __all__ = ["ArrayData", "GroundTruthData", "cache_dir", "load", "register_datase
 
 def load(name: str, **options) -> GroundTruthData:
     """Load the dataset registered as ``name`` (options are the loader's keyword arguments)."""
-    _import_builtin()
     return DATASETS.get(name)(**options)
 
 
 def names() -> list[str]:
-    _import_builtin()
+    """Names of every registered dataset (built-in and plugins)."""
     return DATASETS.names()
-
-
-def _import_builtin() -> None:
-    # Imported on demand so that ``import untwine`` stays cheap.
-    from untwine.data import dsprites  # noqa: F401

@@ -36,7 +36,13 @@ from untwine.metrics._validate import MetricInputError
 from untwine.metrics.beta_vae import beta_vae_score
 from untwine.metrics.dci import dci, dci_from_importance
 from untwine.metrics.elbo import elbo_decomposition
-from untwine.metrics.evaluate import BUILTIN_METRICS, evaluate, evaluate_run, metric_settings
+from untwine.metrics.evaluate import (
+    BUILTIN_METRICS,
+    evaluate,
+    evaluate_run,
+    metric_settings,
+    resolve_settings,
+)
 from untwine.metrics.factor_vae import factor_vae_score
 from untwine.metrics.mig import mig
 from untwine.metrics.mig_full import mig_full, mig_full_from_posteriors
@@ -58,5 +64,6 @@ __all__ = [
     "mig_full",
     "mig_full_from_posteriors",
     "modularity_explicitness",
+    "resolve_settings",
     "sap",
 ]

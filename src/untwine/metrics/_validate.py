@@ -124,3 +124,40 @@ def check_positive_int(value: object, name: str, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
         raise MetricInputError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+#: What a sampling metric accepts as its source of randomness.
+Seed = int | np.random.Generator
+
+
+def as_generator(seed: Seed, name: str = "seed") -> np.random.Generator:
+    """``seed`` as a ``numpy.random.Generator``: an int seeds ``default_rng``; a Generator is
+    used as given (its state advances)."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise MetricInputError(
+            f"{name} must be a non-negative int or a numpy.random.Generator, got {seed!r}"
+        )
+    return np.random.default_rng(int(seed))
+
+
+def image_generator(seed: Seed) -> np.random.Generator:
+    """The generator a :class:`~untwine.metrics.context.CodeSource` renders images with.
+
+    An int seed gives its own ``default_rng(seed)`` (independent of the point draws, as the
+    recorded numbers assume); a Generator gives a child stream spawned from it.
+    """
+    if isinstance(seed, np.random.Generator):
+        return seed.spawn(1)[0]
+    return as_generator(seed)
+
+
+def as_int_seed(seed: Seed, name: str = "seed") -> int:
+    """``seed`` as an int, for code that takes integer seeds (scikit-learn's ``random_state``,
+    the cached draws of an :class:`~untwine.metrics.context.EvalContext`): an int is kept, a
+    Generator gives its next integer below 2**31."""
+    if isinstance(seed, np.random.Generator):
+        return int(seed.integers(2**31 - 1))
+    as_generator(seed, name)  # validates
+    return int(seed)

@@ -10,7 +10,7 @@ benchmark (2019) meant LIBLINEAR, one-vs-rest, ``C = 1``, penalised intercept, o
 features. The same per-class problems are solved here to the optimum by
 :func:`untwine.metrics._linear.fit_logistic` (LIBLINEAR stops at a tolerance of 1e-4). All
 pairs are drawn at once and encoded in large batches (see
-:class:`untwine.metrics._context.CodeSource`) instead of 2 x 15,000 calls on 64 images each.
+:class:`untwine.metrics.context.CodeSource`) instead of 2 x 15,000 calls on 64 images each.
 """
 
 from __future__ import annotations
@@ -19,13 +19,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from untwine.metrics._context import CodeSource, RepresentationFn
 from untwine.metrics._linear import decision_to_labels, fit_logistic, ovr_problems
-from untwine.metrics._validate import MetricInputError, check_positive_int
+from untwine.metrics._validate import (
+    MetricInputError,
+    Seed,
+    as_generator,
+    check_positive_int,
+    image_generator,
+)
+from untwine.metrics.context import CodeSource, RepresentationFn
 from untwine.registry import register_metric
 
 if TYPE_CHECKING:
-    from untwine.metrics._context import EvalContext
+    from untwine.metrics.context import EvalContext
 
 LOGISTIC_C = 1.0
 
@@ -33,44 +39,45 @@ LOGISTIC_C = 1.0
 def beta_vae_score(
     data: Any,
     representation_fn: RepresentationFn,
-    seed: int = 0,
-    batch_size: int = 64,
-    num_train: int = 10_000,
-    num_eval: int = 5_000,
+    seed: Seed = 0,
+    vote_batch_size: int = 64,
+    num_votes: int = 10_000,
+    num_eval_votes: int = 5_000,
 ) -> dict[str, float | list]:
-    """beta-VAE score in [0, 1] (dimensionless): accuracy on ``num_eval`` fresh examples.
+    """beta-VAE score in [0, 1] (dimensionless): accuracy on ``num_eval_votes`` fresh votes.
 
-    Each example: pick a factor ``k`` uniformly, draw ``batch_size`` pairs of points that agree
-    on factor ``k`` (everything else independent), and take the mean over pairs of the
-    absolute code difference (a D-vector). A one-vs-rest logistic regression (``C = 1``)
-    trained on ``num_train`` examples predicts ``k``; the score is its eval accuracy
-    (Higgins et al. 2017, Sec. 3).
+    Each vote (an example for the classifier): pick a factor ``k`` uniformly, draw
+    ``vote_batch_size`` pairs of points that agree on factor ``k`` (everything else
+    independent), and take the mean over pairs of the absolute code difference (a D-vector).
+    A one-vs-rest logistic regression (``C = 1``) trained on ``num_votes`` of them predicts
+    ``k``; the score is its eval accuracy (Higgins et al. 2017, Sec. 3). ``seed``: an int or
+    a ``numpy.random.Generator`` drawing every point.
 
     Returns:
         ``{"beta_vae_score": eval accuracy, "train_accuracy", "eval_accuracy"}``.
     """
-    source = CodeSource(data, representation_fn, np.random.default_rng(seed))
-    return _beta_vae(source, data, np.random.default_rng(seed), batch_size, num_train, num_eval)
+    source = CodeSource(data, representation_fn, image_generator(seed))
+    return _beta_vae(source, data, as_generator(seed), vote_batch_size, num_votes, num_eval_votes)
 
 
 def _beta_vae(
     source: CodeSource,
     data: Any,
     rng: np.random.Generator,
-    batch_size: int,
-    num_train: int,
-    num_eval: int,
+    vote_batch_size: int,
+    num_votes: int,
+    num_eval_votes: int,
 ) -> dict[str, float | list]:
-    batch_size = check_positive_int(batch_size, "batch_size")
-    num_train = check_positive_int(num_train, "num_train")
-    num_eval = check_positive_int(num_eval, "num_eval")
+    batch_size = check_positive_int(vote_batch_size, "vote_batch_size")
+    num_train = check_positive_int(num_votes, "num_votes")
+    num_eval = check_positive_int(num_eval_votes, "num_eval_votes")
     if data.num_factors < 2:
         raise MetricInputError("beta_vae_score needs a dataset with at least 2 factors")
     train_x, train_y = _examples(source, data, rng, batch_size, num_train)
     classes = np.unique(train_y)
     if len(classes) < 2:
         raise MetricInputError(
-            f"num_train={num_train} drew examples of a single factor; use more examples"
+            f"num_votes={num_train} drew votes of a single factor; use more votes"
         )
     signs, costs = ovr_problems(train_y, classes, None, LOGISTIC_C)
     theta = fit_logistic(train_x, signs, costs)
@@ -104,10 +111,14 @@ def _examples(
 
 @register_metric("beta_vae_score")
 def _beta_vae_metric(
-    ctx: EvalContext, *, batch_size: int = 64, num_train: int = 10_000, num_eval: int = 5_000
+    ctx: EvalContext,
+    *,
+    vote_batch_size: int = 64,
+    num_votes: int = 10_000,
+    num_eval_votes: int = 5_000,
 ) -> dict:
     """Driver adapter: the same numbers as :func:`beta_vae_score` with the same seed."""
     return _beta_vae(
         ctx.require_codes("beta_vae_score"), ctx.data, np.random.default_rng(ctx.seed),
-        batch_size, num_train, num_eval,
+        vote_batch_size, num_votes, num_eval_votes,
     )  # fmt: skip

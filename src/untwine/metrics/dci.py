@@ -58,6 +58,8 @@ from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
 
 from untwine.metrics._validate import (
     MetricInputError,
+    Seed,
+    as_int_seed,
     check_pair,
     check_train_test,
     check_varying_factors,
@@ -65,7 +67,7 @@ from untwine.metrics._validate import (
 from untwine.registry import register_metric
 
 if TYPE_CHECKING:
-    from untwine.metrics._context import EvalContext
+    from untwine.metrics.context import EvalContext
 
 DciModel = Literal["gbt", "fast"]
 
@@ -76,7 +78,7 @@ def dci(
     test_codes: np.ndarray,
     test_factors: np.ndarray,
     model: DciModel = "gbt",
-    seed: int = 0,
+    seed: Seed = 0,
 ) -> dict[str, float | list]:
     """DCI scores of a representation (Eastwood & Williams 2018), each in [0, 1].
 
@@ -91,7 +93,8 @@ def dci(
         train_factors, test_factors: (N, K) and (M, K) integer factor indices, K >= 2.
         model: ``"gbt"`` or ``"fast"``.
         seed: ``random_state`` of the tree models (they break ties between equally good
-            splits at random, e.g. between duplicated codes).
+            splits at random, e.g. between duplicated codes); an int, or a
+            ``numpy.random.Generator`` whose next integer is used.
 
     Returns:
         ``{"disentanglement", "completeness", "informativeness_train",
@@ -107,6 +110,7 @@ def dci(
     if model not in _MODELS:
         raise MetricInputError(f"model must be one of {sorted(_MODELS)}, got {model!r}")
     fit = _MODELS[model]
+    seed = as_int_seed(seed)
     num_codes, num_factors = train[0].shape[1], train[1].shape[1]
     importance = np.zeros((num_codes, num_factors))
     acc_train, acc_test = [], []
@@ -185,12 +189,12 @@ _MODELS = {"gbt": _fit_gbt, "fast": _fit_fast}
 def _dci_metric(
     ctx: EvalContext,
     *,
-    num_train: int = 10_000,
-    num_test: int = 5_000,
+    num_points: int = 10_000,
+    num_test_points: int = 5_000,
     model: DciModel = "gbt",
 ) -> dict:
     """Driver adapter: DCI on sampled train/test points; ``dci_model="fast"`` to speed up."""
-    split = ctx.train_test(num_train, num_test)
+    split = ctx.train_test(num_points, num_test_points)
     return dci(
         split.train_codes,
         split.train_factors,

@@ -17,15 +17,21 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from untwine.metrics._aggregate import LOG_2PI, gaussian_log_density, log_aggregate
-from untwine.metrics._validate import MetricInputError, check_codes, check_positive_int
+from untwine.metrics._validate import (
+    MetricInputError,
+    Seed,
+    as_generator,
+    check_codes,
+    check_positive_int,
+)
 from untwine.registry import register_metric
 
 if TYPE_CHECKING:
-    from untwine.metrics._context import EvalContext
+    from untwine.metrics.context import EvalContext
 
 
 def elbo_decomposition(
-    mu: np.ndarray, logvar: np.ndarray, num_samples: int = 10_000, seed: int = 0
+    mu: np.ndarray, logvar: np.ndarray, num_samples: int = 10_000, seed: Seed = 0
 ) -> dict[str, float | list]:
     """KL decomposition of a diagonal-Gaussian encoder over a dataset, in nats.
 
@@ -49,7 +55,8 @@ def elbo_decomposition(
     Args:
         mu, logvar: (N, D) posterior means and log-variances of every data point.
         num_samples: number of sampled codes to average over.
-        seed: seeds the choice of samples and the draws of z; same seed, same numbers.
+        seed: an int or a ``numpy.random.Generator``; draws the choice of samples and z
+            (same seed, same numbers).
     """
     mu = check_codes(mu, "mu").astype(np.float64)
     logvar = check_codes(logvar, "logvar").astype(np.float64)
@@ -58,7 +65,7 @@ def elbo_decomposition(
             f"mu and logvar must have the same shape, got {mu.shape} and {logvar.shape}"
         )
     num_samples = check_positive_int(num_samples, "num_samples")
-    rng = np.random.default_rng(seed)
+    rng = as_generator(seed)
     n = len(mu)
     keep = np.sort(rng.choice(n, size=min(num_samples, n), replace=False))
     std = np.exp(0.5 * logvar[keep])

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from untwine.errors import ConfigError
-from untwine.metrics._context import EncoderFn, EvalContext, RepresentationFn
+from untwine.metrics.context import EncoderFn, EvalContext, RepresentationFn
 from untwine.registry import METRICS
 
 #: Every built-in metric, in the order :func:`evaluate_run` computes them by default.
@@ -49,12 +49,44 @@ def metric_settings(name: str) -> dict[str, Any]:
     }
 
 
-def _resolve(names: list[str], overrides: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+#: Settings renamed so that each name says what it counts: old name -> {metric: new name}.
+#: ``num_train`` meant points for some metrics and votes for others, so it maps per metric.
+RENAMED_SETTINGS: dict[str, dict[str, str]] = {
+    "num_train": {
+        **dict.fromkeys(("mig", "sap", "dci", "modularity"), "num_points"),
+        **dict.fromkeys(("factor_vae_score", "beta_vae_score"), "num_votes"),
+    },
+    "num_test": dict.fromkeys(("sap", "dci", "modularity"), "num_test_points"),
+    "num_eval": dict.fromkeys(("factor_vae_score", "beta_vae_score"), "num_eval_votes"),
+    "batch_size": dict.fromkeys(("factor_vae_score", "beta_vae_score"), "vote_batch_size"),
+    "num_variance_estimate": {"factor_vae_score": "num_variance_points"},
+}
+
+
+def _renamed(key: str) -> str | None:
+    """A one-line hint naming the new name(s) of an old setting (plain or prefixed), or None."""
+    for old, new in RENAMED_SETTINGS.items():
+        if key == old:
+            targets = sorted(set(new.values()))
+            where = ", ".join(f"{name} for {metric}" for metric, name in new.items())
+            return f"setting {key!r} was renamed to {' / '.join(map(repr, targets))} ({where})"
+        for metric, name in new.items():
+            if key == f"{metric}_{old}":
+                return f"setting {key!r} was renamed to {f'{metric}_{name}'!r}"
+    return None
+
+
+def resolve_settings(
+    names: Iterable[str], overrides: Mapping[str, Any]
+) -> dict[str, dict[str, Any]]:
     """Settings per metric: defaults, then plain overrides, then ``<metric>_<setting>`` ones.
 
-    A plain key (``num_train``) applies to every selected metric having that setting; a
-    prefixed key (``dci_model``) to that metric only. A key that applies to none is an error.
+    A plain key (``num_points``) applies to every selected metric having that setting; a
+    prefixed key (``dci_model``) to that metric only. A key that applies to none is an error
+    (a ``ConfigError``), which names the new name when the key is an old one
+    (:data:`RENAMED_SETTINGS`). Unknown metric names raise too, listing the known ones.
     """
+    names = list(names)
     settings = {name: metric_settings(name) for name in names}
     used: set[str] = set()
     for key, value in overrides.items():
@@ -69,13 +101,17 @@ def _resolve(names: list[str], overrides: Mapping[str, Any]) -> dict[str, dict[s
                 params[key[len(prefix) :]] = value
                 used.add(key)
     unknown = sorted(set(overrides) - used)
+    renamed = [hint for hint in map(_renamed, unknown) if hint]
+    if renamed:
+        raise ConfigError("; ".join(renamed))
     if unknown:
         known = sorted(
             {k for params in settings.values() for k in params}
             | {f"{name}_{k}" for name, params in settings.items() for k in params}
         )
         raise ConfigError(
-            f"unknown metric setting(s) {unknown} for metrics {names}; accepted: {known}"
+            f"unknown option(s) {', '.join(map(repr, unknown))} for metrics "
+            f"{', '.join(names)}; accepted: {', '.join(known)}"
         )
     return settings
 
@@ -92,8 +128,9 @@ def evaluate(
     """Compute the named metrics of a representation of ``data``; ``{name: result}``.
 
     Array-level metrics (``mig``, ``sap``, ``dci``, ``modularity``) share one draw of
-    ``num_train`` train and ``num_test`` test points from ``numpy.random.default_rng(seed)``
-    (defaults 10,000 / 5,000, mean representation), encoded once. ``factor_vae_score`` and
+    ``num_points`` train and ``num_test_points`` test points from
+    ``numpy.random.default_rng(seed)`` (defaults 10,000 / 5,000, mean representation), encoded
+    once. ``factor_vae_score`` and
     ``beta_vae_score`` draw their own points from the same seed (their numbers equal the
     stand-alone functions'); every image is encoded at most about once across them.
     ``mig_full`` and ``elbo`` need ``encoder_fn`` (images -> ``(mu, logvar)``) and share the
@@ -104,8 +141,9 @@ def evaluate(
             the mean returned by ``encoder_fn`` is used.
         data: a ground-truth dataset (:class:`untwine.data.GroundTruthData` protocol).
         names: registered metric names, e.g. ``["mig", "dci"]``.
-        overrides: settings such as ``num_train=2000`` (every metric that has it) or
-            ``dci_model="fast"`` (one metric); unknown settings raise ``ConfigError``.
+        overrides: settings such as ``num_points=2000`` (every metric that has it) or
+            ``dci_model="fast"`` (one metric); unknown or renamed settings raise
+            ``ConfigError`` (see :func:`resolve_settings`).
 
     Returns:
         Each metric's result dict (see :mod:`untwine.metrics`) plus ``settings`` (all values
@@ -116,7 +154,7 @@ def evaluate(
     names = list(names)
     for name in names:
         METRICS.get(name)  # unknown names fail before any work, listing the known ones
-    settings = _resolve(names, overrides)
+    settings = resolve_settings(names, overrides)
     if representation_fn is None and encoder_fn is not None:
 
         def representation_fn(images: np.ndarray) -> Any:

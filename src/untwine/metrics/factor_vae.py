@@ -7,7 +7,7 @@ to factor is scored by its accuracy.
 
 The reference draws, encodes and reduces one vote at a time (15,000 calls of the
 representation function on 64 images each); here all votes are drawn at once, images are
-encoded in large batches through :class:`untwine.metrics._context.CodeSource` (which encodes
+encoded in large batches through :class:`untwine.metrics.context.CodeSource` (which encodes
 each grid cell at most once) and the variances are one array reduction. The definition and
 the numbers are unchanged.
 """
@@ -18,49 +18,57 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from untwine.metrics._context import CodeSource, RepresentationFn
-from untwine.metrics._validate import MetricInputError, check_positive_int
+from untwine.metrics._validate import (
+    MetricInputError,
+    Seed,
+    as_generator,
+    check_positive_int,
+    image_generator,
+)
+from untwine.metrics.context import CodeSource, RepresentationFn
 from untwine.registry import register_metric
 
 if TYPE_CHECKING:
-    from untwine.metrics._context import EvalContext
+    from untwine.metrics.context import EvalContext
 
 
 def factor_vae_score(
     data: Any,
     representation_fn: RepresentationFn,
-    seed: int = 0,
-    batch_size: int = 64,
-    num_train: int = 10_000,
-    num_eval: int = 5_000,
-    num_variance_estimate: int = 10_000,
+    seed: Seed = 0,
+    vote_batch_size: int = 64,
+    num_votes: int = 10_000,
+    num_eval_votes: int = 5_000,
+    num_variance_points: int = 10_000,
     prune_threshold: float = 0.05,
 ) -> dict[str, float | list]:
     """FactorVAE score in [0, 1] (dimensionless): majority-vote accuracy on held-out votes.
 
-    1. Global variance of each code over ``num_variance_estimate`` random points (ddof=1);
+    1. Global variance of each code over ``num_variance_points`` random points (ddof=1);
        codes with standard deviation below ``prune_threshold`` are ignored (collapsed).
-    2. Each vote: pick a factor ``k`` uniformly, draw ``batch_size`` points sharing a random
-       value of ``k``, take the code variances over the batch (ddof=1) divided by the global
-       variances, and vote for the pair (``k``, the active code with the smallest ratio).
-    3. The classifier maps each code to the factor with most training votes; the score is the
-       fraction of ``num_eval`` fresh votes it gets right (Kim & Mnih 2018, Sec. 4).
+    2. Each vote: pick a factor ``k`` uniformly, draw ``vote_batch_size`` points sharing a
+       random value of ``k``, take the code variances over the batch (ddof=1) divided by the
+       global variances, and vote for the pair (``k``, the active code with the smallest ratio).
+    3. The classifier maps each code to the factor with most of the ``num_votes`` training
+       votes; the score is the fraction of ``num_eval_votes`` fresh votes it gets right
+       (Kim & Mnih 2018, Sec. 4).
 
     Args:
         data: a ground-truth dataset (``factor_sizes``, ``num_factors``, ``sample_factors``,
             ``sample_observations_from_factors``).
         representation_fn: float32 images (N, C, H, W) -> codes (N, D), deterministic.
-        seed: seed of the ``numpy.random.Generator`` that draws every point.
+        seed: an int seeding the ``numpy.random.Generator`` that draws every point, or such a
+            Generator.
 
     Returns:
         ``{"factor_vae_score": eval accuracy, "train_accuracy", "eval_accuracy",
         "num_active_dims", "votes": [[D] * K] training votes}``; with no active code every
         number is 0, as in the reference.
     """
-    source = CodeSource(data, representation_fn, np.random.default_rng(seed))
+    source = CodeSource(data, representation_fn, image_generator(seed))
     return _factor_vae(
-        source, data, np.random.default_rng(seed), batch_size, num_train, num_eval,
-        num_variance_estimate, prune_threshold,
+        source, data, as_generator(seed), vote_batch_size, num_votes, num_eval_votes,
+        num_variance_points, prune_threshold,
     )  # fmt: skip
 
 
@@ -68,20 +76,20 @@ def _factor_vae(
     source: CodeSource,
     data: Any,
     rng: np.random.Generator,
-    batch_size: int,
-    num_train: int,
-    num_eval: int,
-    num_variance_estimate: int,
+    vote_batch_size: int,
+    num_votes: int,
+    num_eval_votes: int,
+    num_variance_points: int,
     prune_threshold: float,
 ) -> dict[str, float | list]:
-    batch_size = check_positive_int(batch_size, "batch_size", 2)
-    num_train = check_positive_int(num_train, "num_train")
-    num_eval = check_positive_int(num_eval, "num_eval")
-    num_variance_estimate = check_positive_int(num_variance_estimate, "num_variance_estimate", 2)
+    batch_size = check_positive_int(vote_batch_size, "vote_batch_size", 2)
+    num_train = check_positive_int(num_votes, "num_votes")
+    num_eval = check_positive_int(num_eval_votes, "num_eval_votes")
+    num_variance_points = check_positive_int(num_variance_points, "num_variance_points", 2)
     if not prune_threshold >= 0:
         raise MetricInputError(f"prune_threshold must be >= 0, got {prune_threshold!r}")
 
-    codes = source(data.sample_factors(num_variance_estimate, rng))
+    codes = source(data.sample_factors(num_variance_points, rng))
     global_var = np.var(codes, axis=0, ddof=1)
     active = np.sqrt(global_var) >= prune_threshold
     num_codes = codes.shape[1]
@@ -135,14 +143,14 @@ def _votes(
 def _factor_vae_metric(
     ctx: EvalContext,
     *,
-    batch_size: int = 64,
-    num_train: int = 10_000,
-    num_eval: int = 5_000,
-    num_variance_estimate: int = 10_000,
+    vote_batch_size: int = 64,
+    num_votes: int = 10_000,
+    num_eval_votes: int = 5_000,
+    num_variance_points: int = 10_000,
     prune_threshold: float = 0.05,
 ) -> dict:
     """Driver adapter: the same numbers as :func:`factor_vae_score` with the same seed."""
     return _factor_vae(
         ctx.require_codes("factor_vae_score"), ctx.data, np.random.default_rng(ctx.seed),
-        batch_size, num_train, num_eval, num_variance_estimate, prune_threshold,
+        vote_batch_size, num_votes, num_eval_votes, num_variance_points, prune_threshold,
     )  # fmt: skip

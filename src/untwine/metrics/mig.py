@@ -24,7 +24,7 @@ from untwine.metrics._validate import (
 from untwine.registry import register_metric
 
 if TYPE_CHECKING:
-    from untwine.metrics._context import EvalContext
+    from untwine.metrics.context import EvalContext
 
 
 def mig(codes: np.ndarray, factors: np.ndarray, num_bins: int = 20) -> dict[str, float | list]:
@@ -61,7 +61,7 @@ def mig(codes: np.ndarray, factors: np.ndarray, num_bins: int = 20) -> dict[str,
 
 
 @register_metric("mig")
-def _mig_metric(ctx: EvalContext, *, num_train: int = 10_000, num_bins: int = 20) -> dict:
-    """Driver adapter: discrete MIG on ``num_train`` sampled points (mean representation)."""
-    split = ctx.train_test(num_train)
+def _mig_metric(ctx: EvalContext, *, num_points: int = 10_000, num_bins: int = 20) -> dict:
+    """Driver adapter: discrete MIG on ``num_points`` sampled points (mean representation)."""
+    split = ctx.train_test(num_points)
     return mig(split.train_codes, split.train_factors, num_bins=num_bins)

@@ -25,20 +25,23 @@ from typing import Any
 import numpy as np
 
 from untwine.metrics._aggregate import log_aggregate
-from untwine.metrics._context import EncoderFn, EvalContext
 from untwine.metrics._validate import (
     MetricInputError,
+    Seed,
+    as_generator,
+    as_int_seed,
     check_codes,
     check_factors,
     check_positive_int,
 )
+from untwine.metrics.context import EncoderFn, EvalContext
 from untwine.registry import register_metric
 
 
 def mig_full(
     data: Any,
     encoder_fn: EncoderFn,
-    seed: int = 0,
+    seed: Seed = 0,
     num_points: int | None = None,
     num_samples: int = 10_000,
 ) -> dict[str, float | list]:
@@ -46,8 +49,10 @@ def mig_full(
 
     Encodes the whole factor grid (or ``num_points`` random cells, a stated subset for
     speed) with ``encoder_fn`` (float32 images -> ``(mu, logvar)``, each (N, D)) and calls
-    :func:`mig_full_from_posteriors`. Same seed, same numbers.
+    :func:`mig_full_from_posteriors`. Same seed, same numbers; ``seed`` is an int or a
+    ``numpy.random.Generator``.
     """
+    seed = as_int_seed(seed)
     ctx = EvalContext(data, seed, encoder_fn=encoder_fn)
     mu, logvar, factors = ctx.posteriors(num_points)
     return mig_full_from_posteriors(
@@ -61,7 +66,7 @@ def mig_full_from_posteriors(
     factors: np.ndarray,
     factor_sizes: Sequence[int] | None = None,
     num_samples: int = 10_000,
-    seed: int = 0,
+    seed: Seed = 0,
 ) -> dict[str, float | list]:
     """MIG from posterior parameters (N, D) and factor indices (N, K) of the same points.
 
@@ -71,7 +76,8 @@ def mig_full_from_posteriors(
     within the points having ``v_k = v`` (up to ``num_samples`` draws each). MI in nats,
     clamped at 0 and divided by ``log factor_sizes[k]`` (default: the number of distinct
     values present); the score is the mean over factors with at least two values of the gap
-    between the two largest normalised MIs.
+    between the two largest normalised MIs. ``seed``: an int or a ``numpy.random.Generator``
+    drawing the codes and subsets.
 
     Returns:
         ``{"mig_full": float, "mig_per_factor": [K] (None for constant factors),
@@ -98,7 +104,7 @@ def mig_full_from_posteriors(
     if max(sizes) < 2:
         raise MetricInputError("mig_full needs at least one factor with 2 or more values")
 
-    rng = np.random.default_rng(seed)
+    rng = as_generator(seed)
     z = mu + np.exp(0.5 * logvar) * rng.standard_normal(size=mu.shape)
 
     def entropy(members: np.ndarray) -> np.ndarray:

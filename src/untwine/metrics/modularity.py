@@ -31,7 +31,7 @@ from untwine.metrics._validate import (
 from untwine.registry import register_metric
 
 if TYPE_CHECKING:
-    from untwine.metrics._context import EvalContext
+    from untwine.metrics.context import EvalContext
 
 LOGISTIC_C = 1.0
 
@@ -142,10 +142,10 @@ def _mean_ovr_auc(proba: np.ndarray, labels: np.ndarray, classes: np.ndarray) ->
 
 @register_metric("modularity")
 def _modularity_metric(
-    ctx: EvalContext, *, num_train: int = 10_000, num_test: int = 5_000, num_bins: int = 20
+    ctx: EvalContext, *, num_points: int = 10_000, num_test_points: int = 5_000, num_bins: int = 20
 ) -> dict:
     """Driver adapter: modularity and explicitness on sampled train/test points."""
-    split = ctx.train_test(num_train, num_test)
+    split = ctx.train_test(num_points, num_test_points)
     return modularity_explicitness(
         split.train_codes,
         split.train_factors,

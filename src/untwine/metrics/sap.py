@@ -31,7 +31,7 @@ from untwine.metrics._validate import check_pair, check_train_test, check_varyin
 from untwine.registry import register_metric
 
 if TYPE_CHECKING:
-    from untwine.metrics._context import EvalContext
+    from untwine.metrics.context import EvalContext
 
 SVM_C = 0.01
 
@@ -139,12 +139,12 @@ def _svm_accuracy_matrix(
 def _sap_metric(
     ctx: EvalContext,
     *,
-    num_train: int = 10_000,
-    num_test: int = 5_000,
+    num_points: int = 10_000,
+    num_test_points: int = 5_000,
     continuous_factors: bool = False,
 ) -> dict:
     """Driver adapter: SAP on sampled train/test points (mean representation)."""
-    split = ctx.train_test(num_train, num_test)
+    split = ctx.train_test(num_points, num_test_points)
     return sap(
         split.train_codes,
         split.train_factors,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from untwine.models import code_prior, codebook, gaussian, likelihoods  # noqa: F401
+from untwine.models import gaussian, likelihoods  # noqa: F401  (registration)
 from untwine.models.base import LatentModel
 from untwine.models.gaussian import DiagonalGaussian, GaussianVAE
 from untwine.models.likelihoods import Likelihood

@@ -3,9 +3,9 @@
 A network factory takes ``(observation_shape, z_dim, out_channels)`` and returns
 ``(encoder, decoder)``: the encoder maps (N, C, H, W) to (N, 2 * z_dim) (posterior means then
 log-variances); the decoder maps (N, z_dim) to (N, out_channels, H, W) likelihood parameters.
+The network registry imports the built-in modules (``conv64``, ``mlp``) on first lookup.
 """
 
-from untwine.nets import conv64, mlp  # noqa: F401  (registration)
 from untwine.registry import NETWORKS, register_network
 
 __all__ = ["NETWORKS", "build", "register_network"]

@@ -1,14 +1,10 @@
-"""Training objectives, one file per method, registered by name (``@register_method``)."""
+"""Training objectives, one file per method, registered by name (``@register_method``).
 
-from untwine.objectives import (  # noqa: F401  (registration)
-    codeprior,
-    dipvae,
-    factorvae,
-    tcvae,
-    vae,
-    vqvae,
-)
-from untwine.objectives.base import Objective
+The method registry imports the built-in method modules on its first lookup
+(:data:`untwine.registry.METHODS`), so importing this package imports none of them.
+"""
+
+from untwine.objectives.base import Objective, Output
 from untwine.registry import METHODS, register_method
 
-__all__ = ["METHODS", "Objective", "register_method"]
+__all__ = ["METHODS", "Objective", "Output", "register_method"]

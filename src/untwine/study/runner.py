@@ -123,7 +123,7 @@ def stale_metrics(
     """The metrics in ``names`` that ``metrics.json`` lacks or holds with other settings.
 
     A recorded result is current when its seed matches and every option that applies to the
-    metric (plain ``num_train`` or prefixed ``mig_num_train``) has the recorded value.
+    metric (plain ``num_points`` or prefixed ``mig_num_points``) has the recorded value.
     """
     names = list(names)
     if not names:

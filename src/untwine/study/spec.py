@@ -13,7 +13,7 @@ A spec names common training settings at the top level (any flat setting of
       - method: betavae
         zip: {beta: [2, 6], lr: [1.0e-3, 1.0e-4]}       # zipped axes: (2, 1e-3), (6, 1e-4)
     metrics: [mig, sap, dci, factor_vae_score]
-    metric_options: {num_train: 2000, dci_model: fast}   # passed to evaluate_run
+    metric_options: {num_points: 2000, dci_model: fast}  # passed to evaluate_run
 
 Expansion rules: in a grid entry (and among the top-level settings, which apply to every
 entry) every list is an axis and the cells are the product of the axes; ``zip`` holds one
@@ -65,7 +65,7 @@ class StudySpec(BaseModel):
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     grid: list[dict[str, Any]] = Field(default_factory=list)
     metrics: list[str] = Field(default_factory=list)
-    #: Overrides for :func:`untwine.metrics.evaluate_run` (``num_train``, ``dci_model`` ...).
+    #: Overrides for :func:`untwine.metrics.evaluate_run` (``num_points``, ``dci_model`` ...).
     metric_options: dict[str, Any] = Field(default_factory=dict)
     #: Seed of the metrics' sampling (the same for every run, so runs compare on equal draws).
     metric_seed: int = Field(0, ge=0)
@@ -301,20 +301,10 @@ def _check_metrics(spec: StudySpec, source: str) -> None:
         if spec.metric_options:
             raise ConfigError(f"{source}: metric_options given but no metrics to compute")
         return
-    from untwine.metrics import metric_settings
+    from untwine.metrics import resolve_settings
 
-    settings = {}
-    for name in spec.metrics:
-        try:
-            settings[name] = metric_settings(name)
-        except ConfigError as e:
-            raise ConfigError(f"{source}: metrics: {e}") from None
-    accepted = {k for s in settings.values() for k in s} | {
-        f"{name}_{k}" for name, s in settings.items() for k in s
-    }
-    unknown = sorted(set(spec.metric_options) - accepted)
-    if unknown:
-        raise ConfigError(
-            f"{source}: metric_options: unknown option(s) {', '.join(map(repr, unknown))} for "
-            f"metrics {', '.join(spec.metrics)}; accepted: {', '.join(sorted(accepted))}"
-        )
+    try:
+        resolve_settings(spec.metrics, spec.metric_options)
+    except ConfigError as e:
+        field = "metrics" if str(e).startswith("unknown metric ") else "metric_options"
+        raise ConfigError(f"{source}: {field}: {e}") from None

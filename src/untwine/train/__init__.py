@@ -1,6 +1,5 @@
 """Training: the loop, checkpoints and run directories."""
 
-from untwine.train import prior  # noqa: F401  (registers the ``codes`` dataset)
 from untwine.train.loop import train
 from untwine.train.run import Run, load_run
 

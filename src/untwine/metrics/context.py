@@ -1,17 +1,49 @@
-"""Where metrics get their codes: encode each needed image once, share codes across metrics.
+"""The interface of a metric: what a registered metric receives, and how to register one.
 
-:class:`CodeSource` turns factor indices into codes through a representation function. Every
-grid cell is encoded at most once: requested cells not seen before are rendered and encoded in
-large batches, and their codes are kept in a table indexed by the cell's flat index (D floats
-per cell: 29 MB for dSprites with D = 10 in float32). FactorVAE and beta-VAE scores draw ~1.0
-and ~1.9 million images from dSprites' 737,280, of which ~540,000 and ~680,000 are distinct
-cells; the reference encodes every draw, 64 at a time. The numbers are the same as encoding
-every draw for a deterministic, batch-independent representation (the mean code of a VAE in
-eval mode), which is what the metrics assume.
+A metric is registered by name with :func:`untwine.registry.register_metric` as an *adapter*
+``metric(ctx: EvalContext, *, setting=default, ...) -> dict``. Its keyword-only parameters are
+its settings: :func:`untwine.metrics.evaluate` (and ``evaluate_run``, a study's
+``metric_options``) accepts them as overrides, passes the resolved values and records them
+beside the result. The returned dict must be JSON-serialisable, with the headline number a
+float under the metric's own name. A user's metric is then evaluated by name like the
+built-in ones (put its module in ``$UNTWINE_PLUGINS`` to reach it from the command line and
+study workers).
 
-:class:`EvalContext` is what the registered metric adapters receive from
-:func:`untwine.metrics.evaluate.evaluate`: the dataset, the seed and cached samples, so that
-MIG, SAP, DCI and modularity share one train/test draw and ELBO/MIG-full one set of posteriors.
+:class:`EvalContext` gives the adapter:
+
+* ``ctx.data``: the ground-truth dataset (``factor_sizes``, ``num_factors``,
+  ``sample_factors(n, rng)``, ``sample_observations_from_factors(factors, rng)``);
+* ``ctx.seed``: the evaluation seed (draw with ``numpy.random.default_rng(ctx.seed)``);
+* ``ctx.train_test(num_points, num_test_points)``: uniformly sampled points with their codes
+  under the representation, the same draw for every metric that asks for the same numbers
+  (so MIG, SAP, DCI and modularity share one draw, encoded once);
+* ``ctx.require_codes(name)``: a :class:`CodeSource`, codes of any factor indices (each grid
+  cell encoded at most once), for metrics that draw their own points;
+* ``ctx.posteriors(num_points)``: posterior means, log-variances and factors of the whole
+  grid (or of ``num_points`` random cells), for the full-dataset estimators.
+
+Example, a metric reporting the mean variance of the codes::
+
+    import numpy as np
+    from untwine.metrics.context import EvalContext
+    from untwine.registry import register_metric
+
+    @register_metric("mean_code_variance")
+    def mean_code_variance(ctx: EvalContext, *, num_points: int = 1000) -> dict:
+        split = ctx.train_test(num_points)
+        value = float(np.var(split.train_codes, axis=0).mean())
+        return {"mean_code_variance": value}
+
+    # untwine.metrics.evaluate(representation_fn, data, ["mean_code_variance"], num_points=500)
+
+How codes are made: :class:`CodeSource` turns factor indices into codes through a
+representation function. Every grid cell is encoded at most once: requested cells not seen
+before are rendered and encoded in large batches, and their codes are kept in a table indexed
+by the cell's flat index (D floats per cell: 29 MB for dSprites with D = 10 in float32).
+FactorVAE and beta-VAE scores draw ~1.0 and ~1.9 million images from dSprites' 737,280, of
+which ~540,000 and ~680,000 are distinct cells; the reference encodes every draw, 64 at a
+time. The numbers are the same as encoding every draw for a deterministic, batch-independent
+representation (the mean code of a VAE in eval mode), which is what the metrics assume.
 """
 
 from __future__ import annotations
@@ -167,13 +199,14 @@ class EvalContext:
             raise MetricInputError(f"metric {metric!r} needs a representation_fn")
         return self.codes
 
-    def train_test(self, num_train: int, num_test: int = 0) -> Split:
+    def train_test(self, num_points: int, num_test_points: int = 0) -> Split:
         """Uniformly sampled train and test points and their codes, shared between metrics.
 
-        The train factors are the first ``num_train`` draws of ``default_rng(seed)`` and the
-        test factors the next ``num_test``, so a metric that needs only the train split sees
-        the same points as one that needs both.
+        The train factors are the first ``num_points`` draws of ``default_rng(seed)`` and the
+        test factors the next ``num_test_points``, so a metric that needs only the train split
+        sees the same points as one that needs both.
         """
+        num_train, num_test = num_points, num_test_points
         key = (num_train, num_test)
         if key not in self._splits:
             source = self.require_codes("train/test split")
