@@ -138,7 +138,7 @@ def test_evaluate_run_scores_the_representation_of_a_vq_run(tmp_path, monkeypatc
     assert not vq.has_gaussian_posterior
     with pytest.raises(ConfigError, match="no Gaussian posterior"):
         vq.encode(np.zeros((1, 1, 64, 64), np.uint8))
-    results = ev.evaluate_run(vq.path, ["mig"], num_train=128)
+    results = ev.evaluate_run(vq.path, ["mig"], num_points=128)
     assert 0 <= results["mig"]["mig"] <= 1
     with pytest.raises(MetricInputError, match="encoder_fn"):
         ev.evaluate_run(vq.path, ["elbo"])
