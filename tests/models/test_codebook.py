@@ -45,3 +45,14 @@ def test_shapes_and_terms(family, size, shapes):
     samples = prior.sample(2, torch.Generator().manual_seed(0))
     assert [tuple(s.shape) for s in samples] == [(2, *s) for s in shapes]
     assert model.decode_indices(samples).shape == (2, 1, size, size)
+
+
+@pytest.mark.parametrize("likelihood", ["logistic", "categorical"])
+def test_8bit_likelihoods_get_their_parameters(likelihood):
+    cfg = CFG.model_copy(update={"likelihood": likelihood, "levels": 16})
+    model = models.build("codebook", (3, 28, 28), cfg)
+    x = torch.randint(0, 16, (2, 3, 28, 28)).float() / 15
+    params = model.decode(model.encode(x).z)
+    assert params.shape[1] == 3 * model.likelihood.params_per_subpixel
+    assert model.log_prob(x, params).shape == (2,)
+    assert model.reconstruct(x).shape == x.shape

@@ -87,6 +87,8 @@ class CodebookModel(LatentModel):
         self.observation_shape = tuple(observation_shape)  # type: ignore[assignment]
         self.likelihood = likelihood
         self.code_dim = cfg.z_dim
+        #: decoder output channels: the likelihood's parameters for each image channel
+        self.out_channels = observation_shape[0] * likelihood.params_per_subpixel
 
     @classmethod
     def from_config(
@@ -202,7 +204,7 @@ class VQVAE(CodebookModel):
         super().__init__(observation_shape, likelihood, cfg)
         c, d = observation_shape[0], cfg.z_dim
         self.encoder = Encoder(c, d, stride=4, **_nets(cfg))
-        self.decoder = Decoder(d, c, stride=4, **_nets(cfg))
+        self.decoder = Decoder(d, self.out_channels, stride=4, **_nets(cfg))
         self.quantisers = nn.ModuleList([_quantiser(cfg)])
 
     def encode(self, x: Tensor, generator: torch.Generator | None = None) -> CodePosterior:
@@ -227,7 +229,7 @@ class VQVAE2(CodebookModel):
         self.dec_top = Decoder(d, d, stride=2, **nets)  # top codes -> bottom size
         self.pre_bottom = nn.Conv2d(h + d, d, 1)
         self.up_top = nn.ConvTranspose2d(d, d, 4, stride=2, padding=1)
-        self.decoder = Decoder(2 * d, c, stride=4, **nets)
+        self.decoder = Decoder(2 * d, self.out_channels, stride=4, **nets)
         self.quantisers = nn.ModuleList([_quantiser(cfg), _quantiser(cfg)])
 
     def encode(self, x: Tensor, generator: torch.Generator | None = None) -> CodePosterior:
