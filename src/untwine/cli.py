@@ -288,6 +288,77 @@ def datasets() -> None:
         typer.echo(f"{name:<{width}}  {line}")
 
 
+@app.command(
+    "train-prior", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def train_prior(
+    ctx: typer.Context,
+    run: Path = typer.Argument(..., help="a VQ run folder (vqvae, vqvae2)"),
+    steps: int = typer.Option(..., help="total optimisation steps of the prior"),
+    resume: bool = typer.Option(False, help="continue the prior in RUN/prior"),
+    images: int | None = typer.Option(None, help="encode only this many training images"),
+    threads: int | None = typer.Option(None, help="CPU threads (default: all available)"),
+    quiet: bool = typer.Option(False, help="no progress bar"),
+) -> None:
+    """Train the PixelCNN prior over a VQ run's codes into RUN/prior (settings as --name value,
+    e.g. --prior-layers 12 --lr 3e-4)."""
+    from untwine.train.prior import train_prior as fit
+
+    done = fit(
+        run,
+        steps,
+        resume=resume,
+        images=images,
+        progress=not quiet,
+        threads=threads,
+        **_extra_settings(ctx.args),
+    )
+    typer.echo(f"prior trained to step {done.step}: {done.path}")
+
+
+@app.command()
+def sample(
+    run: Path = typer.Argument(..., help="a VQ run folder with a trained prior"),
+    n: int = typer.Option(64, min=1, help="number of samples"),
+    seed: int = typer.Option(0),
+    out: Path | None = typer.Option(None, help="PNG to write (default RUN/prior/samples.png)"),
+) -> None:
+    """Draw images from a VQ run's prior: codes in raster order, decoded by the VQ model."""
+    from untwine.train.prior import sample as draw
+
+    typer.echo(str(draw(run, n, seed=seed, out=out)))
+
+
+@app.command()
+def likelihood(
+    path: Path = typer.Argument(..., help="a run directory, or a folder of runs"),
+    k: int = typer.Option(5000, help="importance samples per test image"),
+    json_out: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
+    split: str = typer.Option("test", help="the dataset split to evaluate"),
+    max_examples: int | None = typer.Option(None, help="evaluate only the first N images"),
+    batch_size: int = typer.Option(100, help="images per batch"),
+    seed: int = typer.Option(0, help="seed of the importance samples"),
+) -> None:
+    """Test log p(x) (importance-sampled, nats), ELBO, L_k, bits/dim and active units."""
+    import json
+
+    from untwine import likelihood as lk
+
+    if k < 1:
+        raise ConfigError(f"--k: expected an integer >= 1 (got {k})")
+    results = [
+        lk.estimate_and_save(
+            run, k=k, split=split, max_examples=max_examples, batch_size=batch_size, seed=seed
+        )
+        for run in lk.run_dirs(path)
+    ]
+    if json_out:
+        doc = results[0] if len(results) == 1 and (path / "config.yaml").is_file() else results
+        typer.echo(json.dumps(doc, indent=2))
+    else:
+        typer.echo(lk.format_table(results), nl=False)
+
+
 def main() -> None:
     from untwine.registry import load_plugins
 

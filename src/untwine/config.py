@@ -25,7 +25,7 @@ from pydantic import (
 
 from untwine.errors import ConfigError
 from untwine.files import atomic_write_text
-from untwine.registry import METHODS, NETWORKS
+from untwine.registry import LIKELIHOODS, METHODS, NETWORKS
 
 
 class Strict(BaseModel):
@@ -40,16 +40,48 @@ class DatasetConfig(Strict):
 
 
 class ModelConfig(Strict):
+    """The model's settings. ``network`` is the Gaussian family's encoder/decoder pair; the
+    codebook family (VQ-VAE) reads ``z_dim`` as the dimension of each code and the settings
+    from ``codebook_size`` to ``res_blocks`` (:mod:`untwine.models.codebook`); a PixelCNN
+    prior over its codes, ``codebook_size`` and the ``prior_*`` settings."""
+
     network: str = "conv64"
     z_dim: int = Field(10, ge=1)
-    likelihood: Literal["bernoulli", "gaussian"] = "bernoulli"
+    likelihood: str = "bernoulli"
     gaussian_scale: float = Field(1.0, gt=0)
+    levels: int = Field(256, ge=2, description="grey levels of the 8-bit likelihoods")
+    codebook_size: int = Field(512, ge=2, description="K codes per codebook")
+    codebook_ema: bool = Field(True, description="learn codes by EMA (else by the codebook loss)")
+    codebook_decay: float = Field(0.99, gt=0, lt=1, description="EMA decay gamma")
+    restart_after: int = Field(0, ge=0, description="restart codes unused this many steps; 0: off")
+    kmeans_init: bool = Field(False, description="k-means codebook from the first batch")
+    hidden: int = Field(128, ge=2, description="channels of the VQ-VAE conv nets")
+    res_hidden: int = Field(32, ge=1, description="channels inside its residual blocks")
+    res_blocks: int = Field(2, ge=0, description="residual blocks in its encoder and decoder")
+    prior_channels: int = Field(64, ge=1, description="channels of a PixelCNN prior over codes")
+    prior_layers: int = Field(8, ge=1, description="gated layers of a PixelCNN prior")
+    prior_kernel: int = Field(5, ge=3, description="odd kernel size of a PixelCNN prior")
+
+    @field_validator("prior_kernel")
+    @classmethod
+    def _odd(cls, k: int) -> int:
+        if k % 2 != 1:
+            raise ValueError("must be odd")
+        return k
 
     @field_validator("network")
     @classmethod
     def _known(cls, name: str) -> str:
         if name not in NETWORKS:
             raise ValueError(f"unknown network {name!r}; expected one of: {', '.join(NETWORKS)}")
+        return name
+
+    @field_validator("likelihood")
+    @classmethod
+    def _known_likelihood(cls, name: str) -> str:
+        if name not in LIKELIHOODS:
+            known = ", ".join(LIKELIHOODS)
+            raise ValueError(f"unknown likelihood {name!r}; expected one of: {known}")
         return name
 
 

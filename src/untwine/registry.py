@@ -1,5 +1,5 @@
-"""One registry type for everything looked up by name: datasets, methods, metrics,
-networks, model families and likelihoods.
+"""One registry type for everything looked up by name: datasets, methods, model
+families, likelihoods, metrics, networks.
 
 A registry fills in one way only: modules register their objects with a decorator
 (``@register_method("betavae")``) when they are imported, and a registry imports them on its
@@ -86,6 +86,8 @@ DATASETS: Registry[Callable] = Registry(
         "untwine.data.smallnorb",
         "untwine.data.cars3d",
         "untwine.data.images",
+        "untwine.data.mnist",
+        "untwine.train.prior",
     ),
 )
 METHODS: Registry[type] = Registry(
@@ -95,11 +97,17 @@ METHODS: Registry[type] = Registry(
         "untwine.objectives.tcvae",
         "untwine.objectives.factorvae",
         "untwine.objectives.dipvae",
+        "untwine.objectives.iwae",
+        "untwine.objectives.vqvae",
+        "untwine.objectives.codeprior",
     ),
 )
 #: Latent families (``Objective.family`` names one): the model class a method trains.
-MODELS: Registry[type] = Registry("model", builtin=("untwine.models.gaussian",))
-#: Likelihoods p(x | z) (``ModelConfig.likelihood`` names one).
+MODELS: Registry[type] = Registry(
+    "model",
+    builtin=("untwine.models.gaussian", "untwine.models.codebook", "untwine.models.code_prior"),
+)
+#: Decoder distributions p(x|z) (``ModelConfig.likelihood`` names one).
 LIKELIHOODS: Registry[type] = Registry("likelihood", builtin=("untwine.models.likelihoods",))
 METRICS: Registry[Callable] = Registry(
     "metric",
@@ -115,7 +123,7 @@ METRICS: Registry[Callable] = Registry(
     ),
 )
 NETWORKS: Registry[Callable] = Registry(
-    "network", builtin=("untwine.nets.conv64", "untwine.nets.mlp")
+    "network", builtin=("untwine.nets.conv64", "untwine.nets.mlp", "untwine.nets.mlp200")
 )
 
 register_dataset = DATASETS.register

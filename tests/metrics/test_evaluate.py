@@ -135,6 +135,7 @@ def test_every_renamed_setting_exists_under_its_new_name():
 
 class FakeRun:
     checkpoint_path = "fake"  # a run with a checkpoint
+    has_gaussian_posterior = True
 
     def __init__(self, data, fail=False):
         self.data, self.fail = data, fail

@@ -19,6 +19,9 @@ EXPECTED = {
     "factorvae-dsprites": ("factorvae", {"gamma": [10, 20, 30, 40, 50, 100]}),
     "dipvae-i-dsprites": ("dipvae", {"lambda_od": [1, 2, 5, 10, 20, 50]}),
     "dipvae-ii-dsprites": ("dipvae", {"lambda_od": [1, 2, 5, 10, 20, 50]}),
+    "vqvae-dsprites": ("vqvae", {"beta": [0.1, 0.25, 0.5, 1.0, 2.0]}),
+    "vqvae-mnist5k": ("vqvae", {"beta": [0.1, 0.25, 0.5, 1.0, 2.0]}),
+    "vqvae2-dsprites": ("vqvae2", {"beta": [0.1, 0.25, 0.5, 1.0, 2.0]}),
 }
 
 

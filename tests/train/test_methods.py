@@ -21,6 +21,7 @@ METHODS = {
     "factorvae": dict(method="factorvae", gamma=10.0),
     "dipvae-i": dict(method="dipvae", dip_type="i", lambda_od=2.0),
     "dipvae-ii": dict(method="dipvae", dip_type="ii", lambda_od=2.0),
+    "iwae-dreg": dict(method="iwae", k=4, estimator="dreg"),
 }
 COMMON = dict(batch_size=8, seed=0, lr=1e-3, log_every=4, progress=False, threads=1)
 STEPS = 16
@@ -59,6 +60,7 @@ def test_method_learns_and_resumes_bit_for_bit(tmp_path, name):
         "betatcvae": {"index_code_mi", "total_correlation", "dimwise_kl"},
         "factorvae": {"tc_estimate", "discriminator_loss", "discriminator_accuracy"},
         "dipvae": {"dip_penalty"},
+        "iwae": {"L_k"},
     }[settings["method"]]
     assert expected <= set(log[-1])
 

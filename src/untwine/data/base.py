@@ -126,6 +126,18 @@ class GroundTruthData(ABC):
     #: value that maps to 1.0 when converting uint8 images to float (1 for binary data).
     max_value: int = 255
 
+    #: names of the held-out splits :meth:`split` can return ("test", ...); grids have none.
+    splits: tuple[str, ...] = ()
+
+    def split(self, name: str) -> GroundTruthData:
+        """The held-out images of split ``name`` as a dataset of their own."""
+        raise DataError(f"dataset {self.name!r} has no {name!r} split (it has no held-out images)")
+
+    def training_images(self, indices: IndexLike, rng: np.random.Generator) -> np.ndarray:
+        """Images of a training batch; a stochastic dataset (dynamically binarised MNIST)
+        draws them with ``rng``, which the batch stream seeds from (seed, step)."""
+        return self.images(indices)
+
     def to_float(self, images: np.ndarray) -> np.ndarray:
         """uint8 images of this dataset -> float32 in [0, 1] (:func:`to_float`)."""
         return to_float(images, self.max_value)

@@ -32,6 +32,8 @@ BUILTIN_METRICS = (
     "mig_full",
     "elbo",
 )
+#: the metrics that read Gaussian posteriors (mu, logvar) rather than a representation
+POSTERIOR_METRICS = ("mig_full", "elbo")
 
 
 def metric_settings(name: str) -> dict[str, Any]:
@@ -181,7 +183,8 @@ def evaluate_run(
 
     Loads the run with :func:`untwine.load_run` (mean representation via
     ``run.representation``, posteriors via ``run.encode``, dataset via ``run.dataset()``),
-    calls :func:`evaluate` (``names`` defaults to every built-in metric; pass
+    calls :func:`evaluate` (``names`` defaults to every built-in metric, less
+    ``POSTERIOR_METRICS`` for a model without a Gaussian posterior such as VQ-VAE; pass
     ``dci_model="fast"`` for the fast DCI) and writes the file atomically: results of
     metrics not recomputed are kept, and if anything fails nothing is written. Unknown
     metric names, a missing run and a run without checkpoints fail before any work.
@@ -194,8 +197,11 @@ def evaluate_run(
         METRICS.get(name)  # an unknown name fails first, listing the known ones
     run = load_run(run_dir)
     run.checkpoint_path  # noqa: B018 - a run without checkpoints fails here, before the data
+    encoder_fn = run.encode if run.has_gaussian_posterior else None
+    if names is None and encoder_fn is None:  # e.g. VQ-VAE: score its representation only
+        selected = [n for n in selected if n not in POSTERIOR_METRICS]
     results = evaluate(
-        run.representation, run.dataset(), selected, seed, encoder_fn=run.encode, **overrides
+        run.representation, run.dataset(), selected, seed, encoder_fn=encoder_fn, **overrides
     )
     runfolder.merge_metrics(run_dir, results)
     return results

@@ -3,7 +3,8 @@
 How the pieces fit, and how to add a family, is in :mod:`untwine.models.base`. In short:
 ``build(family, observation_shape, model_config)`` makes the model an objective asks for
 (``Objective.family``) from the ``MODELS`` registry, with the likelihood ``model_config``
-names (``LIKELIHOODS``). Families: ``"gaussian"`` (:mod:`untwine.models.gaussian`).
+names (``LIKELIHOODS``). Families: ``"gaussian"`` (:mod:`untwine.models.gaussian`);
+``"codebook"`` and ``"codebook2"`` (VQ-VAE and VQ-VAE-2, :mod:`untwine.models.codebook`).
 """
 
 from __future__ import annotations

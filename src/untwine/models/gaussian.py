@@ -50,11 +50,17 @@ class DiagonalGaussian:
     mu: Tensor
     logvar: Tensor
 
-    def rsample(self, generator: torch.Generator | None = None) -> Tensor:
-        """One reparameterised draw z = mu + exp(logvar / 2) * eps, eps ~ N(0, I)
-        (Kingma & Welling 2014, eq. 10): differentiable in ``mu`` and ``logvar``."""
+    def rsample(
+        self, generator: torch.Generator | None = None, sample_shape: tuple[int, ...] = ()
+    ) -> Tensor:
+        """Reparameterised draws z = mu + exp(logvar / 2) * eps, eps ~ N(0, I)
+        (Kingma & Welling 2014, eq. 10): differentiable in ``mu`` and ``logvar``; shape
+        ``sample_shape + mu.shape`` (one draw per example by default)."""
         eps = torch.randn(
-            self.mu.shape, generator=generator, device=self.mu.device, dtype=self.mu.dtype
+            (*sample_shape, *self.mu.shape),
+            generator=generator,
+            device=self.mu.device,
+            dtype=self.mu.dtype,
         )
         return self.mu + torch.exp(0.5 * self.logvar) * eps
 
@@ -95,7 +101,10 @@ class GaussianVAE(LatentModel):
         self.z_dim = z_dim
         self.likelihood = likelihood
         self.encoder, self.decoder = nets.build(
-            network, self.observation_shape, z_dim, observation_shape[0]
+            network,
+            self.observation_shape,
+            z_dim,
+            observation_shape[0] * likelihood.params_per_subpixel,
         )
 
     @classmethod

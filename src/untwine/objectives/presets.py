@@ -15,6 +15,9 @@ Sources:
 - Higgins et al. (2017): beta = 4 on dSprites. Burgess et al. (2018): C_max 25 nats reached
   linearly at step 100,000, gamma 1000. Chen et al. (2018): dSprites with the MLP, batch 2048,
   Adam lr 1e-3, about 50 epochs (18,000 steps). Kim & Mnih (2018): gamma around 35 on dSprites.
+- VQ-VAE (van den Oord et al. 2017, section 4.1): K = 512, D = 64, beta = 0.25, EMA decay
+  0.99, Adam 2e-4, batch 128, 250k steps, 256 hidden channels; the residual blocks' width is
+  not stated there (64 here: a quarter of the hidden width, as common re-implementations use).
 - DIP-VAE: lambda_d is left unset so that it follows lambda_od as the grid varies (10x for
   type i, 1x for type ii, resolved when the settings are validated).
 """
@@ -39,6 +42,29 @@ _LOCATELLO: dict[str, Any] = {
     "likelihood": "bernoulli",
 }
 _LOCATELLO_SRC = "Locatello et al. 2019 (settings and grid)"
+# van den Oord et al. (2017), section 4.1 and appendix: K = 512 codes of D = 64, beta 0.25,
+# EMA decay 0.99, Adam lr 2e-4, batch 128, 250,000 steps, 256 hidden units in the conv nets.
+_VQVAE: dict[str, Any] = {
+    "steps": 250_000,
+    "batch_size": 128,
+    "lr": 2e-4,
+    "adam_beta1": 0.9,
+    "adam_beta2": 0.999,
+    "eps": 1e-8,
+    "z_dim": 64,
+    "codebook_size": 512,
+    "codebook_ema": True,
+    "codebook_decay": 0.99,
+    "beta": 0.25,
+    "hidden": 256,
+    "res_hidden": 64,
+    "res_blocks": 2,
+    "likelihood": "bernoulli",
+}
+_VQVAE_SRC = (
+    "van den Oord et al. 2017 (K 512, D 64, beta 0.25, EMA 0.99, lr 2e-4, batch 128; "
+    "results robust for beta from 0.1 to 2.0, section 3.2)"
+)
 _DIP_GRID = {"lambda_od": [1, 2, 5, 10, 20, 50]}
 
 _PRESETS: dict[str, dict[str, Any]] = {
@@ -98,6 +124,21 @@ _PRESETS: dict[str, dict[str, Any]] = {
         "settings": {**_LOCATELLO, "method": "dipvae", "dip_type": "ii", "lambda_od": 10.0},
         "grid": dict(_DIP_GRID),
         "source": f"{_LOCATELLO_SRC}; lambda_d = lambda_od",
+    },
+    "vqvae-dsprites": {
+        "settings": {**_VQVAE, "dataset": "dsprites", "method": "vqvae"},
+        "grid": {"beta": [0.1, 0.25, 0.5, 1.0, 2.0]},
+        "source": _VQVAE_SRC,
+    },
+    "vqvae-mnist5k": {
+        "settings": {**_VQVAE, "dataset": "mnist5k", "method": "vqvae"},
+        "grid": {"beta": [0.1, 0.25, 0.5, 1.0, 2.0]},
+        "source": _VQVAE_SRC,
+    },
+    "vqvae2-dsprites": {
+        "settings": {**_VQVAE, "dataset": "dsprites", "method": "vqvae2"},
+        "grid": {"beta": [0.1, 0.25, 0.5, 1.0, 2.0]},
+        "source": f"{_VQVAE_SRC}; two levels as in Razavi et al. 2019",
     },
 }
 

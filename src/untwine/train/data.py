@@ -48,6 +48,7 @@ class BatchStream:
 
     def batch(self, step: int) -> torch.Tensor:
         """float32 (per_step, C, H, W) in [0, 1] on the training device."""
-        images = torch.from_numpy(self.data.images(self.indices(step)))
+        rng = np.random.default_rng([self.seed, step, 1])  # a pure function of (seed, step)
+        images = torch.from_numpy(self.data.training_images(self.indices(step), rng))
         # converted on the device: a quarter of the bytes cross to it as uint8
         return to_float(images.to(self.device, non_blocking=True), self.data.max_value)

@@ -15,7 +15,7 @@ from untwine import models
 from untwine.config import TrainConfig
 from untwine.data import GroundTruthData
 from untwine.data.base import to_float
-from untwine.errors import CheckpointError, DataError
+from untwine.errors import CheckpointError, ConfigError, DataError
 from untwine.models import LatentModel
 from untwine.objectives import METHODS
 from untwine.train import checkpoint, runfolder
@@ -107,10 +107,21 @@ class Run:
         """``images`` (uint8 or float) as the float32 array in [0, 1] the model sees."""
         return torch.cat([b.cpu() for b in self._float_batches(images, 1024)]).numpy()
 
+    @property
+    def has_gaussian_posterior(self) -> bool:
+        """Whether the model's posterior is a diagonal Gaussian, so that :meth:`encode` and the
+        metrics that read posteriors (``mig_full``, ``elbo``) apply."""
+        return isinstance(self.model, models.GaussianVAE)
+
     @torch.no_grad()
     def encode(self, images, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
         """Posterior means and log-variances, each (N, z) float32, for uint8 or float images
         (Gaussian family: the posterior's ``mu`` and ``logvar``)."""
+        if not self.has_gaussian_posterior:
+            raise ConfigError(
+                f"{self.path}: a {self.model.family!r} model has no Gaussian posterior "
+                "(mu, logvar) to encode into"
+            )
         mus, logvars = [], []
         for chunk in self._float_batches(images, batch_size):
             post = self.model.encode(chunk)

@@ -1,0 +1,281 @@
+"""How good a model is as a density model: log p(x), the IWAE bounds and bits per dimension.
+
+``likelihood.estimate(run, k=5000, split="test")`` returns, for the held-out images::
+
+    {"log_px": L_5000 (nats, mean over examples), "stderr": its standard error over examples,
+     "elbo": L_1, "bounds": {"1": L_1, "5": L_5, "50": L_50, ..., "5000": L_5000},
+     "bits_per_dim": ..., "k": 5000, "n": examples, "active_units": ..., "kl_per_dim": [...]}
+
+One code path serves every model with a density: it uses only the posterior's samples and
+log-density, the prior's log-density and the decoder's log-likelihood
+(see :mod:`untwine.models.density`).
+Estimators: :mod:`untwine.likelihood.importance`; bits/dim and dequantisation:
+:mod:`untwine.likelihood.bits`; models with exact likelihoods for checking them:
+:mod:`untwine.likelihood.exact`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from untwine.errors import ConfigError
+from untwine.likelihood.bits import bits_per_dim, uniform_dequantise
+from untwine.likelihood.importance import bound, log_mean_exp, log_weights
+from untwine.models import density as _model
+
+__all__ = [
+    "active_units",
+    "bits_per_dim",
+    "bound",
+    "estimate",
+    "estimate_model",
+    "log_mean_exp",
+    "log_weights",
+]
+
+#: Burda et al. (2015), appendix: unit u is active if Cov_x(E_q[z_u]) exceeds this.
+ACTIVE_THRESHOLD = 0.01
+
+
+def active_units(means: np.ndarray | torch.Tensor, threshold: float = ACTIVE_THRESHOLD) -> int:
+    """Number of latent dimensions whose posterior mean varies across examples (N, D)."""
+    m = torch.as_tensor(means, dtype=torch.float64)
+    return int((m.var(dim=0, unbiased=True) > threshold).sum())
+
+
+def _report_ks(k: int) -> list[int]:
+    """k itself and the smaller IWAE-table sample counts that divide it."""
+    return sorted({j for j in (1, 5, 50, 500) if j <= k and k % j == 0} | {k})
+
+
+@torch.no_grad()
+def estimate_model(
+    model: torch.nn.Module,
+    images: np.ndarray | torch.Tensor,
+    *,
+    k: int = 5000,
+    max_value: int = 255,
+    batch_size: int = 100,
+    seed: int = 0,
+    chunk: int | None = None,
+) -> dict[str, Any]:
+    """log p(x), the L_k bounds and collapse diagnostics of ``model`` on uint8 ``images``.
+
+    Examples are processed ``batch_size`` at a time, their ``k`` samples ``chunk`` at a
+    time; each example's k log-weights meet in one log-sum-exp. Continuous likelihoods are
+    evaluated on uniformly dequantised images (x + u) / L, L = max_value + 1, so that their
+    bits/dim bounds that of the discrete data; see :mod:`untwine.likelihood.bits`.
+    """
+    if not isinstance(k, int) or k < 1:
+        raise ConfigError(f"k: expected an integer >= 1 (got {k!r})")
+    if not _model.has_density(model):
+        raise ConfigError(f"model {type(model).__name__} has no density p(x); no log p(x)")
+    device = next(model.parameters()).device
+    x_all = torch.as_tensor(np.asarray(images))
+    n = x_all.shape[0]
+    if n == 0:
+        raise ConfigError("no images to evaluate")
+    levels = max_value + 1
+    model_levels = _model.levels(model)
+    continuous = model_levels is None
+    gen = torch.Generator(device=device)
+    gen.manual_seed(seed)
+    ks = _report_ks(k)
+    per_k: dict[int, list[torch.Tensor]] = {j: [] for j in ks}
+    means, kls = [], []
+    t0 = time.perf_counter()
+    for xb in x_all.split(batch_size):
+        xb = xb.to(device)
+        x = uniform_dequantise(xb, levels, gen) if continuous else xb.float() / max_value
+        lw = log_weights(model, x, k, generator=gen, chunk=chunk)
+        for j in ks:
+            per_k[j].append(bound(lw, j))
+        posterior = model.encode(x)
+        means.append(_model.posterior_mean(posterior).cpu())
+        kls.append(_model.kl_per_dim(posterior).sum(0).cpu())
+    seconds = time.perf_counter() - t0
+    values = {j: torch.cat(v).double().cpu() for j, v in per_k.items()}
+    log_px = values[k]
+    dims = int(np.prod(x_all.shape[1:]))
+    bpd = None  # a Bernoulli on grey levels, say, is not a probability of them: no bits/dim
+    if continuous or model_levels == levels:
+        bpd = float(bits_per_dim(log_px.mean().item(), dims, levels if continuous else None))
+    kl_dims = (torch.stack(kls).sum(0) / n).tolist()
+    return {
+        "log_px": log_px.mean().item(),
+        "stderr": (log_px.std().item() / math.sqrt(n)) if n > 1 else float("nan"),
+        "elbo": values[1].mean().item(),
+        "bounds": {str(j): values[j].mean().item() for j in ks},
+        "bits_per_dim": bpd,
+        "k": k,
+        "n": n,
+        "dims": dims,
+        "dequantised": continuous,
+        "active_units": active_units(torch.cat(means)),
+        "kl": float(sum(kl_dims)),
+        "kl_per_dim": kl_dims,
+        "seconds": seconds,
+    }
+
+
+def estimate(
+    run: Any,
+    data: Any = None,
+    k: int = 5000,
+    split: str | None = "test",
+    *,
+    max_examples: int | None = None,
+    batch_size: int = 100,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """:func:`estimate_model` for a run (a :class:`untwine.Run` or its directory) on the
+    ``split`` of ``data`` (default: the run's own dataset); ``split=None`` uses ``data`` as
+    given. A dataset without that split raises a one-line DataError."""
+    from untwine.train.run import Run
+
+    run = run if isinstance(run, Run) else Run(Path(run))
+    data = run.dataset() if data is None else data
+    if split is not None:
+        data = data.split(split)
+    n = len(data) if max_examples is None else min(len(data), max_examples)
+    if not _model.has_density(run.model) and hasattr(run.model, "nll_bound"):
+        # a discrete-latent model (VQ-VAE): a deterministic bound instead of importance sampling
+        out = estimate_code_bound(run, data.images(range(n)), data.max_value, batch_size, seed)
+    else:
+        out = estimate_model(
+            run.model,
+            data.images(range(n)),
+            k=k,
+            max_value=data.max_value,
+            batch_size=batch_size,
+            seed=seed,
+        )
+    out.update({"run": str(run.path), "split": split, "dataset": data.name})
+    return out
+
+
+@torch.no_grad()
+def estimate_code_bound(
+    run: Any, images: np.ndarray, max_value: int, batch_size: int = 100, seed: int = 0
+) -> dict[str, Any]:
+    """The bound -log p(x) <= -log p(x | z_q(x)) - log p(codes) of a VQ run, in nats, with its
+    learnt PixelCNN prior (``<run>/prior``) when it has one, and with the uniform prior
+    (positions * log K) always (van den Oord et al. 2017; the posterior is a point mass, so
+    this is the ELBO). ``log_px`` is minus the bound with the best prior available; images are
+    dequantised first for a continuous likelihood, as in :func:`estimate_model`."""
+    from untwine.train import prior as code_prior
+
+    model = run.model
+    device = next(model.parameters()).device
+    levels = max_value + 1
+    model_levels = _model.levels(model)
+    continuous = model_levels is None
+    gen = torch.Generator(device=device)
+    gen.manual_seed(seed)
+    x_all = torch.as_tensor(np.asarray(images))
+    x = torch.cat(
+        [
+            uniform_dequantise(xb.to(device), levels, gen) if continuous else xb.float() / max_value
+            for xb in x_all.split(batch_size)
+        ]
+    ).cpu()
+    t0 = time.perf_counter()
+    has_prior = (code_prior.prior_dir(run.path) / "config.yaml").is_file()
+    uniform = torch.as_tensor(code_prior.nll_bound(run.path, x, False, batch_size))
+    learnt = None
+    if has_prior:
+        learnt = torch.as_tensor(code_prior.nll_bound(run.path, x, True, batch_size))
+    best = (learnt if learnt is not None else uniform).double()
+    n, dims = len(best), int(np.prod(x_all.shape[1:]))
+
+    def bpd(nll: torch.Tensor) -> float | None:
+        if continuous or model_levels == levels:
+            return float(bits_per_dim(-nll.mean().item(), dims, levels if continuous else None))
+        return None
+
+    return {
+        "log_px": -best.mean().item(),
+        "stderr": (best.std().item() / math.sqrt(n)) if n > 1 else float("nan"),
+        "elbo": -best.mean().item(),
+        "bounds": {"1": -best.mean().item()},
+        "prior": "learnt" if learnt is not None else "uniform",
+        "log_px_uniform_prior": -uniform.double().mean().item(),
+        "bits_per_dim": bpd(best),
+        "bits_per_dim_uniform_prior": bpd(uniform.double()),
+        "k": 1,
+        "n": n,
+        "dims": dims,
+        "dequantised": continuous,
+        "active_units": None,
+        "kl": None,
+        "kl_per_dim": [],
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+RESULT_FILE = "likelihood.json"
+
+
+def run_dirs(path: str | Path) -> list[Path]:
+    """``path`` if it is a run directory, else every run directory below it, sorted."""
+    path = Path(path)
+    if (path / "config.yaml").is_file():
+        return [path]
+    found = sorted(
+        p.parent for p in path.rglob("config.yaml") if (p.parent / "checkpoints").is_dir()
+    )
+    if not found:
+        raise ConfigError(f"{path}: not a run directory and no run directories below it")
+    return found
+
+
+def estimate_and_save(run_dir: str | Path, **options: Any) -> dict[str, Any]:
+    """:func:`estimate`, then ``likelihood.json`` in the run directory (written atomically,
+    so a failed estimate never replaces a good one)."""
+    from untwine.files import atomic_write_json
+
+    result = estimate(run_dir, **options)
+    atomic_write_json(Path(run_dir) / RESULT_FILE, result)
+    return result
+
+
+def format_table(results: list[dict[str, Any]]) -> str:
+    """One aligned text row per result: the run, log p(x) +- s.e., the bounds, diagnostics."""
+    ks = sorted({int(j) for r in results for j in r["bounds"]})
+    head = ["run", "log p(x)", "+-", "ELBO", *[f"L_{j}" for j in ks if j not in (1,)]]
+    head += ["bits/dim", "active", "KL", "n"]
+    rows = [head]
+    for r in results:
+        bpd = "-" if r["bits_per_dim"] is None else f"{r['bits_per_dim']:.4f}"
+        rows.append(
+            [
+                r["run"],
+                f"{r['log_px']:.2f}",
+                f"{r['stderr']:.2f}",
+                f"{r['elbo']:.2f}",
+                *[
+                    f"{r['bounds'][str(j)]:.2f}" if str(j) in r["bounds"] else "-"
+                    for j in ks
+                    if j != 1
+                ],
+                bpd,
+                "-" if r["active_units"] is None else f"{r['active_units']}/{len(r['kl_per_dim'])}",
+                "-" if r["kl"] is None else f"{r['kl']:.2f}",
+                str(r["n"]),
+            ]
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    return "".join(
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        + "\n"
+        for row in rows
+    )
