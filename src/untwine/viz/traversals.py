@@ -26,7 +26,7 @@ from PIL import Image, ImageDraw, ImageFont
 from untwine.errors import ConfigError, UntwineError
 from untwine.files import atomic_write_bytes
 from untwine.viz._figure import mosaic, picture_axes, save_figure
-from untwine.viz.latents import FactorMatch, LatentSummary, summarize_latents
+from untwine.viz.latents import FactorMatch, LatentSummary, random_indices, summarize_latents
 
 Mode = Literal["interval", "quantile"]
 
@@ -131,8 +131,7 @@ def compute_traversal(
         seeds = ["prior mean"]
     else:
         if seed_indices is None:
-            rng = np.random.default_rng(seed)
-            seed_indices = rng.choice(len(data), size=min(num_seeds, len(data)), replace=False)
+            seed_indices = random_indices(len(data), num_seeds, seed)
         seed_indices = [int(i) for i in seed_indices]
         base = run.encode(data.images(seed_indices))[0].astype(np.float32)
         seeds = [f"image {i}" for i in seed_indices]
