@@ -90,6 +90,10 @@ def test_bad_input_is_one_line(runs, plugin_env, tmp_path):
         untwine("likelihood", str(tmp_path / "sq"), env=plugin_env, cwd=tmp_path),
         r"dataset 'test-squares' has no 'test' split",
     )
+    # in a folder, a run that cannot be estimated is a row of its own, the others go on
+    proc = untwine("likelihood", str(tmp_path), "--k", "2", env=plugin_env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1].endswith("has no 'test' split (it has no held-out images)")
     assert_one_line_error(
         untwine("likelihood", str(tmp_path / "nothing"), env=plugin_env, cwd=tmp_path),
         r"not a run directory and no run directories below it",
