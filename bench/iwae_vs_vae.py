@@ -16,6 +16,8 @@ import json
 import time
 from pathlib import Path
 
+import torch
+
 import untwine
 from untwine import likelihood
 
@@ -33,6 +35,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--out", type=Path, default=Path("runs/iwae_vs_vae"))
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)  # the estimates too, not only training
 
     common = dict(
         dataset_options={"binarised": True},
@@ -57,7 +61,8 @@ def main() -> None:
         r = likelihood.estimate_and_save(out, k=args.k_eval, max_examples=args.test_images)
         r["train_seconds"] = train_s
         rows[name] = r
-        print(json.dumps({name: {k: r[k] for k in ("log_px", "stderr", "bounds", "seconds")}}))
+        brief = {k: r[k] for k in ("log_px", "stderr", "bounds", "seconds")}
+        print(json.dumps({name: brief}), flush=True)
 
     ks = [k for k in ("1", "5", "50", str(args.k_eval)) if k in rows["vae"]["bounds"]]
     print(
