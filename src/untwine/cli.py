@@ -346,15 +346,12 @@ def likelihood(
 
     if k < 1:
         raise ConfigError(f"--k: expected an integer >= 1 (got {k})")
-    results = [
-        lk.estimate_and_save(
-            run, k=k, split=split, max_examples=max_examples, batch_size=batch_size, seed=seed
-        )
-        for run in lk.run_dirs(path)
-    ]
+    results = lk.estimate_path(
+        path, k=k, split=split, max_examples=max_examples, batch_size=batch_size, seed=seed
+    )
     if json_out:
-        doc = results[0] if len(results) == 1 and (path / "config.yaml").is_file() else results
-        typer.echo(json.dumps(doc, indent=2))
+        one = (path / "config.yaml").is_file()
+        typer.echo(json.dumps(results[0] if one else results, indent=2))
     else:
         typer.echo(lk.format_table(results), nl=False)
 

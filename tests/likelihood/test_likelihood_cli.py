@@ -90,7 +90,22 @@ def test_bad_input_is_one_line(runs, plugin_env, tmp_path):
         untwine("likelihood", str(tmp_path / "sq"), env=plugin_env, cwd=tmp_path),
         r"dataset 'test-squares' has no 'test' split",
     )
+    # in a folder, a run that cannot be estimated is a row of its own, the others go on
+    proc = untwine("likelihood", str(tmp_path), "--k", "2", env=plugin_env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1].endswith("has no 'test' split (it has no held-out images)")
     assert_one_line_error(
         untwine("likelihood", str(tmp_path / "nothing"), env=plugin_env, cwd=tmp_path),
         r"not a run directory and no run directories below it",
     )
+
+
+def test_the_run_report_shows_the_saved_estimate(runs):
+    from untwine.viz.report import write_run_report
+
+    likelihood.estimate_and_save(runs / "iw", k=5, max_examples=10)
+    page = write_run_report(runs / "iw", num_points=100).read_text()
+    assert "<h2>Likelihood</h2>" in page
+    assert "k = 5 importance samples: log p(x) =" in page and "active units" in page
+    (runs / "iw" / "likelihood.json").unlink()
+    assert "not estimated" in write_run_report(runs / "iw", num_points=100).read_text()

@@ -69,21 +69,22 @@ def test_logged_bound_rises_with_k_and_stays_below_log_px():
     assert bounds[0] < bounds[1] < bounds[2] < exact + 0.01
 
 
-def _grads(model, x, estimator, k, seed):
+def _grads(model, x, estimator, k, seed, beta=1.0):
     model.zero_grad()
     gen = torch.Generator().manual_seed(seed)
-    terms = make("iwae", k=k, estimator=estimator)(model, x, 0, gen).terms
+    terms = make("iwae", k=k, estimator=estimator, beta=beta)(model, x, 0, gen).terms
     terms["loss"].backward()
     return {n: p.grad.clone() for n, p in model.named_parameters()}, terms["loss"].item()
 
 
-def test_dreg_keeps_the_loss_and_decoder_gradient_and_is_unbiased_for_the_encoder():
+@pytest.mark.parametrize("beta", [1.0, 0.5])
+def test_dreg_keeps_the_loss_and_decoder_gradient_and_is_unbiased_for_the_encoder(beta):
     model, x = ppca()
     k, repeats = 20, 300
     std, dreg = [], []
     for seed in range(repeats):
-        gs, ls = _grads(model, x, "standard", k, seed)
-        gd, ld = _grads(model, x, "dreg", k, seed)
+        gs, ls = _grads(model, x, "standard", k, seed, beta)
+        gd, ld = _grads(model, x, "dreg", k, seed, beta)
         assert ls == pytest.approx(ld, abs=1e-12)  # the value is -L_k either way
         for name in ("weight", "log_sigma"):  # decoder-only parameters: gradient unchanged
             torch.testing.assert_close(gs[name], gd[name])

@@ -245,8 +245,28 @@ def estimate_and_save(run_dir: str | Path, **options: Any) -> dict[str, Any]:
     return result
 
 
+def estimate_path(path: str | Path, **options: Any) -> list[dict[str, Any]]:
+    """:func:`estimate_and_save` for a run directory, or for every run below a folder. In a
+    folder, a run that cannot be estimated (no density, no test split, no checkpoint) gives a
+    row ``{"run": ..., "error": ...}`` and the others go on; a single run raises."""
+    from untwine.errors import UntwineError
+
+    dirs = run_dirs(path)
+    if dirs == [Path(path)]:
+        return [estimate_and_save(path, **options)]
+    results = []
+    for run in dirs:
+        try:
+            results.append(estimate_and_save(run, **options))
+        except UntwineError as e:
+            results.append({"run": str(run), "error": str(e)})
+    return results
+
+
 def format_table(results: list[dict[str, Any]]) -> str:
     """One aligned text row per result: the run, log p(x) +- s.e., the bounds, diagnostics."""
+    failed = [r for r in results if "error" in r]
+    results = [r for r in results if "error" not in r]
     ks = sorted({int(j) for r in results for j in r["bounds"]})
     head = ["run", "log p(x)", "+-", "ELBO", *[f"L_{j}" for j in ks if j not in (1,)]]
     head += ["bits/dim", "active", "KL", "n"]
@@ -271,7 +291,8 @@ def format_table(results: list[dict[str, Any]]) -> str:
             ]
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    return "".join(
+    errors = "".join(f"{r['run']}  error: {r['error']}\n" for r in failed)
+    table = "".join(
         "  ".join(
             c.ljust(w) if i == 0 else c.rjust(w)
             for i, (c, w) in enumerate(zip(row, widths, strict=True))
@@ -279,3 +300,4 @@ def format_table(results: list[dict[str, Any]]) -> str:
         + "\n"
         for row in rows
     )
+    return table + errors

@@ -18,9 +18,12 @@ warm-up scales beta the same way; free bits have no per-sample form and are reje
   al. 2018).
 - ``dreg``: doubly reparameterised (Tucker, Lawson, Gu & Maddison 2019, eq. 5): the encoder
   gets sum_i w~_i^2 d log w_i / d z_i * d z_i / d phi, with log q evaluated at stop-gradient
-  parameters (the score-function term has zero mean and is dropped); the decoder gets the
-  standard gradient. Implemented by evaluating log q at detached parameters and scaling the
-  gradient that reaches z_i by w~_i, so the loss value is still -L_k.
+  parameters: the score-function term is rewritten, by reparameterising it a second time, as
+  a pathwise one; the decoder gets the standard gradient. Implemented by evaluating log q at
+  detached parameters and scaling the gradient that reaches z_i by w~_i, so the loss value is
+  still -L_k. With a weight c = beta (times the warm-up) on log p(z) - log q(z|x), the score
+  term carries c, and the same rewriting gives the factor (1 - c) w~_i + c w~_i^2 in place
+  of w~_i^2; the scale applied at z_i is therefore 1 - c + c w~_i.
 """
 
 from __future__ import annotations
@@ -62,10 +65,11 @@ class IWAE(Objective):
         dreg = p.estimator == "dreg"
         log_lik = _model.log_likelihood(model, x, z)  # (k, N)
         ratio = _model.log_prior(model, z) - _model.log_q(posterior, z, detach_params=dreg)
-        log_w = log_lik + self.warmup(step) * p.beta * ratio
+        c = self.warmup(step) * p.beta
+        log_w = log_lik + c * ratio
         if dreg and torch.is_grad_enabled():
-            w = torch.softmax(log_w.detach(), dim=0)
-            z.register_hook(lambda g: g * w.unsqueeze(-1))
+            scale = (1.0 - c + c * torch.softmax(log_w.detach(), dim=0)).unsqueeze(-1)
+            z.register_hook(lambda g: g * scale)
         bound = torch.logsumexp(log_w, dim=0) - math.log(p.k)  # (N,)
         kl_dims = _model.kl_per_dim(posterior).mean(dim=0).detach()
         recon = -log_lik.mean()

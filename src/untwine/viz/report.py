@@ -204,6 +204,7 @@ def write_run_report(
         )
         sections.append(_attempt("Mutual information", lambda: _mi_section(run, summary())))
         sections.append(_attempt("Reconstructions and samples", lambda: _model_pictures(run, seed)))
+    sections.append(_attempt("Likelihood", lambda: _likelihood_section(run_dir)))
     sections.append(_attempt("Training", lambda: _training_section(run_dir, run)))
     return _render(
         "run.html.j2",
@@ -213,6 +214,38 @@ def write_run_report(
         metric_rows=metric_rows(record.metrics),
         messages=messages,
         sections=sections,
+    )
+
+
+def _likelihood_section(run_dir: Path) -> Section:
+    """The held-out log p(x), bounds, bits/dim and collapse diagnostics ``untwine likelihood``
+    saved (:mod:`untwine.likelihood`); read, never recomputed (k = 5,000 takes minutes)."""
+    from untwine.likelihood import RESULT_FILE
+
+    path = run_dir / RESULT_FILE
+    if not path.is_file():
+        return Section(
+            "Likelihood",
+            missing=f"not estimated (no {RESULT_FILE}; run untwine likelihood on this run)",
+        )
+    r = json.loads(path.read_text())
+    bounds = ", ".join(f"L_{k} {v:.2f}" for k, v in r["bounds"].items())
+    bpd = "n/a (the likelihood is not a probability of these grey levels)"
+    if r.get("bits_per_dim") is not None:
+        bpd = f"{r['bits_per_dim']:.4f}" + (
+            " (uniformly dequantised)" if r.get("dequantised") else ""
+        )
+    per_dim = ", ".join(f"{v:.2f}" for v in r["kl_per_dim"])
+    return Section(
+        "Likelihood",
+        notes=[
+            f"{r['split']} split of {r['dataset']}, {r['n']} images, k = {r['k']} importance "
+            f"samples: log p(x) = {r['log_px']:.2f} \u00b1 {r['stderr']:.2f} nats (standard "
+            f"error over images); ELBO {r['elbo']:.2f}; {bounds}.",
+            f"bits/dim: {bpd}.",
+            f"active units (Cov_x E_q[z_u] > 0.01): {r['active_units']} of "
+            f"{len(r['kl_per_dim'])}; KL {r['kl']:.2f} nats, per dimension: {per_dim}.",
+        ],
     )
 
 
