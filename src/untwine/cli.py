@@ -8,6 +8,7 @@ method's own settings model validates it. ``untwine methods`` lists them.
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,7 @@ def train(
 ) -> None:
     """Train a model. Method settings follow as --name value (e.g. --beta 4)."""
     from untwine.train import train as run_training
+    from untwine.train.runfolder import RunInterrupted
 
     settings = {
         "dataset": dataset,
@@ -80,14 +82,18 @@ def train(
         for required in ("method", "steps", "out"):
             if required not in given:
                 raise ConfigError(f"--{required} is required (or give --config)")
-    run = run_training(
-        config=config,
-        preset=preset,
-        resume=resume,
-        threads=threads,
-        progress=not quiet,
-        **settings,
-    )
+    try:
+        run = run_training(
+            config=config,
+            preset=preset,
+            resume=resume,
+            threads=threads,
+            progress=not quiet,
+            **settings,
+        )
+    except RunInterrupted as e:  # stopped by SIGTERM/SIGINT with a checkpoint written
+        typer.echo(f"untwine: interrupted ({e})", err=True)
+        raise typer.Exit(e.exit_code) from None  # 128 + signum, as a shell reports it
     typer.echo(f"run: {run.path}  (step {run.step})")
 
 
@@ -196,6 +202,22 @@ def evaluate(
     typer.echo(format_rows(columns, rows, "json" if as_json else "table"), nl=as_json)
 
 
+@app.command()
+def check(run_dir: Path = typer.Argument(..., help="run directory")) -> None:
+    """Verify a run folder: config, status, log and every checkpoint's checksums.
+    Exits with status 1 when something is wrong."""
+    from untwine.train.runfolder import check as check_run
+
+    problems, notes = check_run(run_dir)
+    for note in notes:
+        typer.echo(f"ok       {note}")
+    for problem in problems:
+        typer.echo(f"PROBLEM  {problem}")
+    typer.echo(f"{run_dir}: " + (f"{len(problems)} problem(s)" if problems else "no problems"))
+    if problems:
+        raise typer.Exit(1)
+
+
 def _int_list(text: str | None, option: str) -> list[int] | None:
     if text is None:
         return None
@@ -287,6 +309,7 @@ def study_index(
 def main() -> None:
     from untwine.registry import load_plugins
 
+    warnings.showwarning = _one_line_warning
     try:
         load_plugins()
         app()
@@ -296,6 +319,10 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("untwine: interrupted (a run continues with --resume)", err=True)
         sys.exit(130)
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    typer.echo(f"untwine: warning: {message}", err=True)
 
 
 if __name__ == "__main__":
