@@ -8,6 +8,7 @@ method's own settings model validates it. ``untwine methods`` lists them.
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,7 @@ def train(
 ) -> None:
     """Train a model. Method settings follow as --name value (e.g. --beta 4)."""
     from untwine.train import train as run_training
+    from untwine.train.runfolder import RunInterrupted
 
     settings = {
         "dataset": dataset,
@@ -82,14 +84,18 @@ def train(
         for required in ("method", "steps", "out"):
             if required not in given:
                 raise ConfigError(f"--{required} is required (or give --config)")
-    run = run_training(
-        config=config,
-        preset=preset,
-        resume=resume,
-        threads=threads,
-        progress=not quiet,
-        **settings,
-    )
+    try:
+        run = run_training(
+            config=config,
+            preset=preset,
+            resume=resume,
+            threads=threads,
+            progress=not quiet,
+            **settings,
+        )
+    except RunInterrupted as e:  # stopped by SIGTERM/SIGINT with a checkpoint written
+        typer.echo(f"untwine: interrupted ({e})", err=True)
+        raise typer.Exit(e.exit_code) from None  # 128 + signum, as a shell reports it
     typer.echo(f"run: {run.path}  (step {run.step})")
 
 
@@ -187,6 +193,22 @@ def evaluate(
     columns = list(dict.fromkeys(k for row in rows for k in row))
     columns = [c for c in columns if c != "error"] + (["error"] if "error" in columns else [])
     typer.echo(format_rows(columns, rows, "json" if as_json else "table"), nl=as_json)
+
+
+@app.command()
+def check(run_dir: Path = typer.Argument(..., help="run directory")) -> None:
+    """Verify a run folder: config, status, log and every checkpoint's checksums.
+    Exits with status 1 when something is wrong."""
+    from untwine.train.runfolder import check as check_run
+
+    problems, notes = check_run(run_dir)
+    for note in notes:
+        typer.echo(f"ok       {note}")
+    for problem in problems:
+        typer.echo(f"PROBLEM  {problem}")
+    typer.echo(f"{run_dir}: " + (f"{len(problems)} problem(s)" if problems else "no problems"))
+    if problems:
+        raise typer.Exit(1)
 
 
 def _int_list(text: str | None, option: str) -> list[int] | None:
@@ -359,6 +381,7 @@ def likelihood(
 def main() -> None:
     from untwine.registry import load_plugins
 
+    warnings.showwarning = _one_line_warning
     try:
         load_plugins()
         app()
@@ -368,6 +391,10 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("untwine: interrupted (a run continues with --resume)", err=True)
         sys.exit(130)
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    typer.echo(f"untwine: warning: {message}", err=True)
 
 
 if __name__ == "__main__":

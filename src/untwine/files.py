@@ -3,6 +3,8 @@
 Every module writes through here: single files with :func:`atomic_write_bytes` (and its text
 and JSON forms), directories of files with :func:`atomic_directory`. Both write beside the
 target, fsync, then rename, so the target is either the old one whole or the new one whole.
+A failed write (a full disk, a read-only folder) removes what it had written and raises a
+one-line :class:`WriteError` naming the file and the free space left.
 """
 
 from __future__ import annotations
@@ -16,6 +18,23 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from untwine.errors import UntwineError
+
+
+class WriteError(UntwineError):
+    """A file could not be written (disk full, no permission, ...); nothing was replaced."""
+
+
+def write_error(path: str | Path, error: OSError) -> WriteError:
+    """The one-line error for ``error`` while writing ``path``, with the free space there."""
+    path = Path(path)
+    folder = next((p for p in [path.parent, *path.parents] if p.exists()), Path("."))
+    try:
+        free = f"{shutil.disk_usage(folder).free / 2**20:.1f} MiB free there"
+    except OSError:
+        free = "free space unknown"
+    return WriteError(f"{path}: cannot write it ({error.strerror or error}); {free}")
+
 
 def write_synced(path: str | Path, payload: bytes) -> None:
     """Write ``payload`` to ``path`` and fsync it (a file inside a not-yet-renamed folder)."""
@@ -24,11 +43,14 @@ def write_synced(path: str | Path, payload: bytes) -> None:
 
 def write_parts_synced(path: str | Path, parts: Iterable[bytes | memoryview]) -> None:
     """Write the concatenation of ``parts`` to ``path`` and fsync it."""
-    with open(path, "wb") as f:
-        for part in parts:
-            f.write(part)
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with open(path, "wb") as f:
+            for part in parts:
+                f.write(part)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:  # a failed write() names no file; say which one it was
+        raise OSError(e.errno, e.strerror, str(path)) from None
 
 
 def fsync_dir(path: str | Path) -> None:
@@ -50,14 +72,18 @@ def atomic_write_parts(path: str | Path, parts: Iterable[bytes | memoryview]) ->
     for payloads too large to join into one ``bytes`` first (a header, then an array's
     buffer)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
         write_parts_synced(tmp, parts)
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as e:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise write_error(path, e) from None
         raise
 
 
@@ -78,8 +104,11 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
     exception, the folder is fsynced and renamed to ``path`` (replacing an older one whole),
     otherwise removed. Write its files with :func:`write_synced`."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=path.parent))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=path.parent))
+    except OSError as e:
+        raise write_error(path, e) from None
     try:
         yield tmp
         fsync_dir(tmp)
@@ -87,8 +116,12 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
             shutil.rmtree(path)
         os.rename(tmp, path)
         fsync_dir(path.parent)
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(e, OSError):
+            inside = Path(e.filename) if e.filename else None
+            named = path / inside.name if inside and inside.parent == tmp else path
+            raise write_error(named, e) from None
         raise
 
 

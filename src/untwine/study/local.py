@@ -122,6 +122,14 @@ def _collect(worker: _Worker) -> dict[str, Any]:
     if result:
         return result
     step = runfolder.step(worker.folder)
+    if code in (128 + signal.SIGTERM, 128 + signal.SIGINT):  # stopped with a checkpoint
+        return {
+            "id": worker.cell.id,
+            "pid": worker.proc.pid,
+            "state": "interrupted",
+            "step": step,
+            "wall_s": round(time.time() - worker.started, 3),
+        }
     if code < 0:
         cause = f"worker killed by {signal.Signals(-code).name}"
     else:

@@ -63,28 +63,10 @@ def run_cell(job: dict[str, Any]) -> dict[str, Any]:
     out = Path(job["config"]["out"])
     result: dict[str, Any] = {"id": job["id"], "pid": os.getpid(), "resumed_from": 0}
     try:
-        import torch
+        from untwine.train import runfolder
 
-        from untwine.train import checkpoint, runfolder
-        from untwine.train.runtime import configure_threads
-
-        # Before any torch work, so the first parallel op already uses the worker's share.
-        configure_threads(threads)
-        result["threads"] = torch.get_num_threads()
-        config = _config_for(job["config"], out)
-        latest = checkpoint.latest(out) if out.exists() else None
-        result["resumed_from"] = 0 if latest is None else checkpoint.step_of(latest)
-        result["trained"] = result["resumed_from"] < config.steps
-        run = _train(config, resume=latest is not None, threads=threads)
-        result["step"] = run.step
-        stale = stale_metrics(
-            runfolder.read_metrics(out), job["metrics"], job["metric_options"], job["metric_seed"]
-        )
-        if stale:
-            from untwine.metrics import evaluate_run  # deferred: metrics are optional work
-
-            evaluate_run(out, stale, seed=job["metric_seed"], **job["metric_options"])
-        result["metrics"] = runfolder.read_metrics(out)
+        with runfolder.owned(out):  # training and evaluation: nobody else writes the folder
+            _run_cell(job, out, threads, result)
         result["state"] = "done"
     except KeyboardInterrupt:
         raise
@@ -95,6 +77,32 @@ def run_cell(job: dict[str, Any]) -> dict[str, Any]:
         _write_traceback(out)
     result["wall_s"] = round(time.time() - started, 3)
     return result
+
+
+def _run_cell(job: dict[str, Any], out: Path, threads: int, result: dict[str, Any]) -> None:
+    """Train (or resume) the job's run and evaluate its stale metrics, into ``result``."""
+    import torch
+
+    from untwine.train import checkpoint, runfolder
+    from untwine.train.runtime import configure_threads
+
+    # Before any torch work, so the first parallel op already uses the worker's share.
+    configure_threads(threads)
+    result["threads"] = torch.get_num_threads()
+    config = _config_for(job["config"], out)
+    latest = checkpoint.latest(out) if out.exists() else None
+    result["resumed_from"] = 0 if latest is None else checkpoint.step_of(latest)
+    result["trained"] = result["resumed_from"] < config.steps
+    run = _train(config, resume=latest is not None, threads=threads)
+    result["step"] = run.step
+    stale = stale_metrics(
+        runfolder.read_metrics(out), job["metrics"], job["metric_options"], job["metric_seed"]
+    )
+    if stale:
+        from untwine.metrics import evaluate_run  # deferred: metrics are optional work
+
+        evaluate_run(out, stale, seed=job["metric_seed"], **job["metric_options"])
+    result["metrics"] = runfolder.read_metrics(out)
 
 
 def _config_for(raw: dict[str, Any], out: Path):
@@ -192,8 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     job = json.loads(Path(job_path).read_text())
     try:
         result = run_cell(job)
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt as e:  # 128 + the signal (the loop checkpointed if it could)
+        return getattr(e, "exit_code", 130)
     atomic_write_json(result_path, result)
     return 0
 

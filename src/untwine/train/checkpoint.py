@@ -1,26 +1,30 @@
 """Checkpoints: one directory per step, tensors in safetensors, everything else in JSON.
 
-``<run>/checkpoints/step-00001000/{tensors.safetensors, state.json}`` is written into a
-temporary directory and renamed into place, so a checkpoint either exists whole or not at
-all, whatever moment the process is killed. ``state.json`` is written last inside the
-temporary directory and is the mark of a complete checkpoint.
-
 What a training checkpoint holds is defined here once (:func:`gather`, read back by
 :func:`restore`, :func:`model_weights` and :func:`read_meta`): the model's weights, the
 objective's own modules, the model's Adam, the objective's auxiliary optimizers, the noise
 generator's state, and ``meta`` (JSON values: untwine version, image shape, the dataset's
 ``max_value`` and size).
+
+``<run>/checkpoints/step-00001000/{tensors.safetensors, state.json, checksums.json}`` is
+written into a temporary directory and renamed into place, so a checkpoint either exists
+whole or not at all, whatever moment the process is killed. ``checksums.json`` holds the
+SHA-256 of every other file; :func:`load` and :func:`verify` check them, so a file damaged
+after it was written (a flipped bit, a truncated copy) is reported by name instead of
+loading wrong weights. Checkpoints written before checksums existed load unverified.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file
+from safetensors import SafetensorError
+from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_bytes
 
 import untwine
@@ -32,7 +36,14 @@ from untwine.files import atomic_directory, write_synced
 ROOT = "checkpoints"
 TENSORS = "tensors.safetensors"
 STATE = "state.json"
+CHECKSUMS = "checksums.json"
 PREFIX = "step-"
+#: A corrupt checkpoint set aside on resume keeps its step in its name but is no longer one.
+SET_ASIDE = "corrupt-"
+
+
+class CorruptCheckpointError(CheckpointError):
+    """A checkpoint file does not match the checksum written with it."""
 
 
 def gather(
@@ -135,8 +146,14 @@ def save(run_dir: Path, step: int, state: dict[str, Any], keep: int) -> Path:
     with atomic_directory(final) as tmp:
         tensors: dict[str, torch.Tensor] = {}
         meta = flatten(state, tensors, "s")
-        write_synced(tmp / TENSORS, safetensors_bytes(tensors))
-        write_synced(tmp / STATE, json.dumps({"step": step, "state": meta}).encode())
+        files = {
+            TENSORS: safetensors_bytes(tensors),
+            STATE: json.dumps({"step": step, "state": meta}).encode(),
+        }
+        for name, payload in files.items():
+            write_synced(tmp / name, payload)
+        sums = {name: _sha256(payload) for name, payload in files.items()}
+        write_synced(tmp / CHECKSUMS, json.dumps(sums, indent=1).encode())
     for old in complete_checkpoints(run_dir)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
@@ -171,12 +188,53 @@ def latest(run_dir: Path) -> Path | None:
     return found[-1] if found else None
 
 
+def _sha256(payload: bytes) -> str:
+    return hashlib.sha256(payload).hexdigest()
+
+
+def _read_verified(path: Path) -> dict[str, bytes]:
+    """The bytes of a checkpoint's files, each checked against checksums.json."""
+    blobs = {name: (path / name).read_bytes() for name in (TENSORS, STATE)}
+    if not (path / CHECKSUMS).exists():  # written before checksums existed
+        return blobs
+    sums = json.loads((path / CHECKSUMS).read_text())
+    for name, payload in blobs.items():
+        got, want = _sha256(payload), sums.get(name)
+        if got != want:
+            raise CorruptCheckpointError(
+                f"{path / name}: corrupt checkpoint file (its SHA-256 is {got[:12]}..., "
+                f"{CHECKSUMS} records {str(want)[:12]}...)"
+            )
+    return blobs
+
+
 def load(path: Path) -> tuple[int, dict[str, Any]]:
-    """Read a checkpoint directory back into (step, state)."""
+    """Read a checkpoint directory back into (step, state), verifying its checksums."""
     path = Path(path)
     try:
-        doc = json.loads((path / STATE).read_text())
-        tensors = load_file(str(path / TENSORS))
+        blobs = _read_verified(path)
+        doc = json.loads(blobs[STATE])
+        tensors = safetensors_load(blobs[TENSORS])
         return int(doc["step"]), unflatten(doc["state"], tensors)
-    except (OSError, ValueError, KeyError) as e:
+    except (OSError, ValueError, KeyError, SafetensorError) as e:
         raise CheckpointError(f"{path}: unreadable checkpoint ({e})") from None
+
+
+def verify(path: Path) -> None:
+    """Raise :class:`CheckpointError` (naming the file) unless the checkpoint at ``path``
+    is whole: every file present and matching its checksum."""
+    path = Path(path)
+    try:
+        _read_verified(path)
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"{path}: unreadable checkpoint ({e})") from None
+
+
+def set_aside(path: Path) -> Path:
+    """Rename a corrupt checkpoint out of the way (kept for inspection, no longer loaded)."""
+    path = Path(path)
+    target = path.with_name(SET_ASIDE + path.name)
+    if target.exists():
+        shutil.rmtree(target)
+    path.rename(target)
+    return target

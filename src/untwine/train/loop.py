@@ -9,7 +9,9 @@ the same weights, bit for bit, as an uninterrupted run.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from untwine import models
 from untwine.config import TrainConfig, nest, validate
 from untwine.data import GroundTruthData
 from untwine.errors import CheckpointError, ConfigError, TrainingError
+from untwine.files import WriteError, write_error
 from untwine.objectives import METHODS
 from untwine.train import checkpoint, runfolder
 from untwine.train.data import BatchStream
@@ -52,8 +55,20 @@ def train(
     # Everything that can fail on bad input happens before the run directory is touched.
     if not isinstance(data, GroundTruthData):
         data = datasets.load(cfg.dataset.name, **cfg.dataset.options)
-    _prepare_run_dir(cfg, out, resume)
+    with runfolder.owned(out):  # one training process per run folder, for its whole life
+        resume_from = _prepare_run_dir(cfg, out, resume)
+        return _train(cfg, data, out, resume_from, threads, progress)
 
+
+def _train(
+    cfg: TrainConfig,
+    data: GroundTruthData,
+    out: Path,
+    resume_from: Path | None,
+    threads: int | None,
+    progress: bool,
+) -> Run:
+    """The body of :func:`train`, run while the run folder's lock is held."""
     # -- set-up ------------------------------------------------------------------------
     device = select_device(cfg.device)
     configure_threads(threads)
@@ -73,8 +88,8 @@ def train(
     stream = BatchStream(data, cfg.optim.batch_size * objective.batches_per_step, cfg.seed, device)
 
     start = 0
-    if resume:
-        start, state = checkpoint.load(checkpoint.latest(out))
+    if resume_from is not None:
+        start, state = checkpoint.load(resume_from)
         checkpoint.restore(state, model, objective, optimizer, noise)
         runfolder.truncate_log(out, start)
     if start >= cfg.steps:
@@ -93,6 +108,8 @@ def train(
     )
     t_last, images_since = time.perf_counter(), 0
     runfolder.write_status(out, "running", start)
+    stop = runfolder.StopSignals()  # SIGTERM/SIGINT: finish the step, checkpoint, stop
+    stop.install()
     step = start
     try:
         for step in range(start, cfg.steps):
@@ -119,20 +136,36 @@ def train(
                     "images_per_s": round(images_since / (now - t_last), 1),
                     **meter.means(),
                 }
-                log.write(json.dumps(record) + "\n")
-                log.flush()
+                try:
+                    log.write(json.dumps(record) + "\n")
+                    log.flush()
+                except OSError as e:
+                    raise write_error(out / runfolder.LOG, e) from None
                 bar.set_postfix(_postfix(record), refresh=False)
                 t_last, images_since = now, 0
             if done % cfg.checkpoint_every == 0 or done == cfg.steps:
                 save(done)
                 runfolder.write_status(out, "running" if done < cfg.steps else "done", done)
-    except TrainingError as e:
-        runfolder.write_status(out, "failed", step, str(e))
+            elif stop.signum is not None:
+                save(done)
+            if stop.signum is not None and done < cfg.steps:
+                runfolder.write_status(out, "interrupted", done)
+                name = signal.Signals(stop.signum).name
+                raise runfolder.RunInterrupted(
+                    f"{name} at step {done}: checkpoint written; continue with --resume",
+                    stop.signum,
+                )
+    except (TrainingError, WriteError) as e:
+        with contextlib.suppress(WriteError):  # the disk may be too full even for this
+            runfolder.write_status(out, "failed", step, str(e))
+        raise
+    except runfolder.RunInterrupted:
         raise
     except KeyboardInterrupt:
         runfolder.write_status(out, "interrupted", step)
         raise
     finally:
+        stop.restore()
         bar.close()
         log.close()
     return Run(out)
@@ -171,7 +204,13 @@ def _postfix(record: dict[str, Any]) -> dict[str, str]:
 def _non_finite_message(step: int, terms: dict[str, torch.Tensor], out: Path) -> str:
     bad = [k for k, v in terms.items() if k != "loss" and not torch.isfinite(v).all()] or ["loss"]
     last = checkpoint.latest(out)
-    kept = f"; the last good checkpoint {last} is intact" if last else "; no checkpoint was written"
+    kept = "; no checkpoint was written"
+    if last is not None:
+        try:  # say it is intact only once its checksums say so
+            checkpoint.verify(last)
+            kept = f"; the last good checkpoint {last} is intact (checksums verified)"
+        except CheckpointError as e:
+            kept = f"; the last checkpoint is damaged too ({e})"
     value = terms[bad[0]].detach().flatten()[0].item()
     return f"non-finite loss at step {step}: term {bad[0]!r} is {value}{kept}"
 
@@ -196,7 +235,9 @@ def _resolve_config(data, config, settings, preset=None) -> TrainConfig:
     return validate(nest(settings, base), source=str(config) if config else "settings")
 
 
-def _prepare_run_dir(cfg: TrainConfig, out: Path, resume: bool) -> None:
+def _prepare_run_dir(cfg: TrainConfig, out: Path, resume: bool) -> Path | None:
+    """Check ``out`` against the request and write config.yaml; returns the checkpoint to
+    resume from (the newest that verifies) or None for a new run."""
     checkpoint.clean_partial(out)
     existing = checkpoint.latest(out)
     if resume:
@@ -220,11 +261,11 @@ def _prepare_run_dir(cfg: TrainConfig, out: Path, resume: bool) -> None:
             "it or choose another output directory"
         )
     out.mkdir(parents=True, exist_ok=True)
+    resume_from = runfolder.resume_checkpoint(out) if resume else None
     cfg.save(out / runfolder.CONFIG)
     if not resume:
         (out / runfolder.LOG).unlink(missing_ok=True)
-
-
+    return resume_from
 
 
 __all__ = ["train"]

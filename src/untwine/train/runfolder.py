@@ -8,21 +8,33 @@ A run folder holds::
     checkpoints/     step-00001000/ ... (untwine.train.checkpoint owns their layout)
     metrics.json     {metric: result} written by untwine.metrics.evaluate_run
     cell.json        a study driver's record of the cell (state, settings, attempts, ...)
+    .lock            locked (flock) by the one process that trains the run (:func:`owned`)
 
 Training, studies, reports and ``untwine evaluate`` all read the folder through this module,
 so they agree on what state a run is in (:func:`run_state`) and what its hyperparameters are
 (:data:`NOT_HYPERPARAMETERS`). Readers never fail on a missing or half-written file: a run
-folder may belong to a process that died at any moment.
+folder may belong to a process that died at any moment. Readers take no lock; only a
+training process does, for as long as it trains, so two never write the same folder.
+
+Faults end in a known state: SIGTERM or SIGINT stops after the current step with a
+checkpoint (:class:`StopSignals`), a corrupt newest checkpoint is set aside on resume
+(:func:`resume_checkpoint`), and a failed write is a one-line error
+(:class:`untwine.files.WriteError`). :func:`check` reports what is wrong with a folder.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import math
 import os
+import signal
 import socket
+import threading
 import time
-from collections.abc import Mapping
+import warnings
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +42,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from untwine.errors import CheckpointError, UntwineError
 from untwine.files import atomic_write_json, atomic_write_text, read_json_dict
 from untwine.train import checkpoint
 
@@ -39,6 +52,7 @@ CELL = "cell.json"
 METRICS = "metrics.json"
 LOG = "log.jsonl"
 CHECKPOINTS = checkpoint.ROOT
+LOCK = ".lock"
 
 #: Files whose presence makes a folder a run folder (any one of them).
 RUN_MARKERS = (CONFIG, STATUS, CELL)
@@ -395,3 +409,214 @@ def _read_config(path: Path) -> tuple[dict[str, Any], str, list[str]]:
     if not isinstance(doc, dict):
         return {}, text, [f"unreadable {CONFIG}"]
     return doc, text, []
+
+
+# -- one writer at a time ---------------------------------------------------------------------
+class RunBusyError(CheckpointError):
+    """Another process is training this run folder."""
+
+
+class RunWarning(UserWarning):
+    """Something about a run folder the user should know, which did not stop the work."""
+
+
+#: Run folders this process holds, so nested holders (a study worker around ``train``)
+#: share one lock: flock would refuse a second descriptor even in the same process.
+_held: dict[Path, int] = {}
+#: Width of the lock file's note (JSON padded with spaces; a host name is at most 64 bytes).
+_NOTE_BYTES = 256
+
+
+@contextlib.contextmanager
+def owned(run_dir: str | Path) -> Iterator[None]:
+    """Hold ``run_dir``'s lock (created with the folder if need be) for the block's life.
+
+    An OS advisory lock (flock) on ``<run>/.lock``: the kernel releases it when the process
+    ends in any way, SIGKILL included, so a stale lock cannot outlive its holder. A second
+    process gets :class:`RunBusyError` naming the holder's pid and host. If this call created
+    the folder and the block fails with nothing else written, the folder is removed again.
+    """
+    path = Path(run_dir)
+    key = Path(os.path.abspath(path))  # no syscalls: taking the lock stays a few microseconds
+    if key in _held:
+        _held[key] += 1
+        try:
+            yield
+        finally:
+            _held[key] -= 1
+        return
+    created = not path.exists()
+    path.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = read_json_dict(path / LOCK)
+        os.close(fd)
+        raise RunBusyError(
+            f"{path}: another process is training this run (pid {holder.get('pid', '?')} on "
+            f"{holder.get('host', '?')}); wait for it to end or stop it"
+        ) from None
+    # A fixed-width note written in place: ftruncate costs ~50x the rest of taking the lock.
+    os.pwrite(fd, json.dumps(_owner()).encode().ljust(_NOTE_BYTES), 0)
+    _held[key] = 1
+    try:
+        yield
+    except BaseException:
+        if created and [p.name for p in path.iterdir()] == [LOCK]:
+            (path / LOCK).unlink()
+            path.rmdir()
+        raise
+    finally:
+        del _held[key]
+        os.close(fd)  # releases the lock
+
+
+def lock_holder(run_dir: str | Path) -> dict[str, Any] | None:
+    """``{"pid", "host"}`` of the process training the run, or None; reads the lock file's
+    note without taking the lock (a note whose owner is gone means nobody holds it)."""
+    note = read_json_dict(Path(run_dir) / LOCK)
+    return note if note and owner_alive(note) else None
+
+
+# -- resuming from a checkpoint that verifies ----------------------------------------------
+def resume_checkpoint(run_dir: str | Path) -> Path:
+    """The newest checkpoint of the run whose files match their checksums.
+
+    Newer ones that do not verify are set aside (renamed ``corrupt-step-...``, kept for
+    inspection) with a :class:`RunWarning` naming each; with none left, a one-line
+    :class:`CheckpointError` naming the first problem.
+    """
+    found = checkpoint.complete_checkpoints(Path(run_dir))
+    if not found:
+        raise CheckpointError(f"{run_dir}: no checkpoint to resume from")
+    problems = []
+    for path in reversed(found):
+        try:
+            checkpoint.verify(path)
+        except CheckpointError as e:
+            problems.append((path, str(e)))
+            continue
+        for bad, why in problems:
+            aside = checkpoint.set_aside(bad)
+            warnings.warn(
+                f"{why}; resuming from {path.name} instead (the corrupt one is kept as "
+                f"{aside.name})",
+                RunWarning,
+                stacklevel=2,
+            )
+        return path
+    raise CheckpointError(
+        f"{run_dir}: no checkpoint verifies, cannot resume ({problems[0][1]}"
+        + (f"; and {len(problems) - 1} older" if len(problems) > 1 else "")
+        + ")"
+    )
+
+
+# -- stopping on a signal ---------------------------------------------------------------------
+class RunInterrupted(KeyboardInterrupt):
+    """Training stopped on a signal after writing a checkpoint; ``exit_code`` is 128+signum."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.signum = signum
+        self.exit_code = 128 + signum
+
+
+class StopSignals:
+    """SIGTERM and SIGINT while training: the first asks the loop to stop after the current
+    step (:attr:`signum` is set; the loop checkpoints and marks the run interrupted), a
+    second ends the process at once by the signal's default action. Schedulers (Slurm,
+    Kubernetes, Ray) send SIGTERM before they take a machine back. Handlers can only be
+    installed from the main thread; elsewhere this does nothing."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def install(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handle)
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.signum is None:
+            self.signum = signum
+            return
+        signal.signal(signum, signal.SIG_DFL)  # the second: no more waiting
+        os.kill(os.getpid(), signum)
+
+
+# -- checking a run folder ------------------------------------------------------------------
+def check(run_dir: str | Path) -> tuple[list[str], list[str]]:
+    """``(problems, notes)`` about a run folder: config.yaml valid, status.json readable,
+    log.jsonl parsed line by line with increasing steps, every checkpoint verified against
+    its checksums. Takes no lock: it may run beside training."""
+    from untwine.config import TrainConfig
+
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise CheckpointError(f"{path}: no such run directory")
+    problems: list[str] = []
+    notes: list[str] = []
+    try:
+        config = TrainConfig.load(path / CONFIG)
+        notes.append(f"{CONFIG}: valid ({config.method.name}, {config.steps} steps)")
+    except UntwineError as e:
+        problems.append(str(e))
+    if (path / STATUS).exists() and not read_status(path):
+        problems.append(f"{path / STATUS}: unreadable")
+    record = read_record(path)
+    notes.append(f"state: {record.state}" + (f" at step {record.step}" if record.step else ""))
+    holder = lock_holder(path)
+    if holder:
+        notes.append(f"being trained by pid {holder['pid']} on {holder.get('host')}")
+    _check_log(path, problems, notes)
+    found = checkpoint.complete_checkpoints(path)
+    if not found:
+        notes.append("no checkpoint")
+    for cp in found:
+        try:
+            checkpoint.verify(cp)
+            notes.append(f"{CHECKPOINTS}/{cp.name}: checksums match")
+        except CheckpointError as e:
+            problems.append(str(e))
+    root = path / CHECKPOINTS
+    if root.is_dir():
+        aside = sorted(p.name for p in root.glob(checkpoint.SET_ASIDE + "*"))
+        partial = sorted(p.name for p in root.glob(".tmp-*"))
+        if aside:
+            notes.append(f"set aside as corrupt earlier: {', '.join(aside)}")
+        if partial:
+            notes.append(f"partial checkpoint left by a killed process: {', '.join(partial)}")
+    return problems, notes
+
+
+def _check_log(path: Path, problems: list[str], notes: list[str]) -> None:
+    try:
+        lines = (path / LOG).read_text().splitlines()
+    except OSError:
+        notes.append(f"no {LOG}")
+        return
+    last = 0
+    for i, line in enumerate(lines, 1):
+        try:
+            step = json.loads(line)["step"]
+        except (ValueError, KeyError, TypeError):
+            if i == len(lines):  # a kill mid-write; resume drops it
+                notes.append(f"{LOG}: torn last line {i} (dropped on resume)")
+            else:
+                problems.append(f"{path / LOG}: line {i} is not a log record")
+            return
+        if not isinstance(step, int) or step <= last:
+            problems.append(f"{path / LOG}: line {i}: step {step!r} does not follow {last}")
+            return
+        last = step
+    notes.append(f"{LOG}: {len(lines)} records, last at step {last}")
