@@ -137,16 +137,36 @@ def run_dir(study_dir: str | Path, cell_id: str) -> Path:
     return Path(study_dir) / "runs" / cell_id
 
 
+#: The settings that cell ids have hashed since studies began (top level, model, optim; the
+#: method's section and the dataset are hashed whole). A setting added later enters the hash
+#: only when it differs from its default, which reproduces the behaviour from before it
+#: existed: adding a setting keeps the ids, and so the finished cells, of existing studies.
+ORIGINAL_SETTINGS: dict[str | None, frozenset[str]] = {
+    None: frozenset({"dataset", "method", "model", "optim", "steps", "seed"}),
+    "model": frozenset({"network", "z_dim", "likelihood", "gaussian_scale"}),
+    "optim": frozenset({"lr", "adam_beta1", "adam_beta2", "eps", "batch_size"}),
+}
+
+
 def cell_id(config: TrainConfig) -> str:
     """A stable id for a config: ``<method>-<12 hex digits of sha256>``.
 
     The hash covers the canonical JSON (sorted keys, compact) of the complete config except
-    :data:`~untwine.train.runfolder.NOT_HYPERPARAMETERS`, so it changes exactly when
-    something that affects training changes.
+    :data:`~untwine.train.runfolder.NOT_HYPERPARAMETERS` and later settings left at their
+    defaults (:data:`ORIGINAL_SETTINGS`), so it changes exactly when something that affects
+    training changes. The *requested* precision is hashed, so an id never depends on the
+    machine.
     """
     doc = config.model_dump(mode="json")
     for key in NOT_HYPERPARAMETERS:
         doc.pop(key, None)
+    defaults = TrainConfig.model_construct().model_dump(mode="json", exclude={"method"})
+    for section, original in ORIGINAL_SETTINGS.items():
+        values = doc if section is None else doc.get(section, {})
+        default = defaults if section is None else defaults.get(section, {})
+        for key in [k for k in values if k not in original]:
+            if key in default and values[key] == default[key]:
+                del values[key]
     canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"))
     digest = hashlib.sha256(canonical.encode()).hexdigest()[:12]
     return f"{config.method.name}-{digest}"
