@@ -1,4 +1,5 @@
-"""One registry type for everything looked up by name: datasets, methods, metrics, networks."""
+"""One registry type for everything looked up by name: datasets, methods, metrics, networks,
+model families and likelihoods."""
 
 from __future__ import annotations
 
@@ -52,11 +53,15 @@ DATASETS: Registry[Callable] = Registry("dataset")
 METHODS: Registry[type] = Registry("method")
 METRICS: Registry[Callable] = Registry("metric")
 NETWORKS: Registry[Callable] = Registry("network")
+MODELS: Registry[type] = Registry("model")
+LIKELIHOODS: Registry[type] = Registry("likelihood")
 
 register_dataset = DATASETS.register
 register_method = METHODS.register
 register_metric = METRICS.register
 register_network = NETWORKS.register
+register_model = MODELS.register
+register_likelihood = LIKELIHOODS.register
 
 
 _loaded_plugins: set[str] = set()

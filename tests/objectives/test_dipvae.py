@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from untwine.config import OptimConfig, TrainConfig
-from untwine.models import VAE
+from untwine.config import ModelConfig, OptimConfig, TrainConfig
+from untwine.models import build
 from untwine.objectives import METHODS
 from untwine.objectives.dipvae import dip_covariance, dip_penalty
 
@@ -102,13 +102,13 @@ class Constant(torch.nn.Module):
 @pytest.mark.parametrize(("dip_type", "penalty"), [("i", 4 * 20.0), ("ii", 0.0)])
 def test_objective_adds_the_penalty_to_the_vae_loss(dip_type, penalty):
     # constant means: Cov[mu] = 0, so type i pays lambda_d * D * 1; type ii sees E[Sigma] = I
-    model = VAE((1, 64, 64), z_dim=4)
+    model = build("gaussian", (1, 64, 64), ModelConfig(z_dim=4))
     model.encoder, model.decoder = Constant(4), Constant(4, decode=True)
     cls = METHODS.get("dipvae")
     obj = cls(
         cls.Params(dip_type=dip_type, lambda_od=2.0, lambda_d=20.0), model, 100, OptimConfig()
     )
-    t = obj(model, torch.zeros(8, 1, 64, 64), 0, torch.Generator().manual_seed(0))
+    t = obj(model, torch.zeros(8, 1, 64, 64), 0, torch.Generator().manual_seed(0)).terms
     recon = 4096 * math.log(2)
     assert t["dip_penalty"].item() == pytest.approx(penalty, abs=1e-6)
     assert t["loss"].item() == pytest.approx(recon + 0.5 * 4 + penalty, rel=1e-6)

@@ -8,11 +8,11 @@ import pytest
 import torch
 from torch import nn
 
-from untwine.config import OptimConfig
-from untwine.models import VAE
+from untwine.config import ModelConfig, OptimConfig
+from untwine.models import build
 from untwine.nets.discriminator import Discriminator
 from untwine.objectives import METHODS
-from untwine.objectives.factorvae import permute_dims
+from untwine.objectives.factorvae import DiscriminatorBatch, permute_dims
 
 
 @pytest.fixture(autouse=True)
@@ -53,7 +53,7 @@ def test_the_discriminator_has_the_papers_shape():
 
 
 def factorvae(z_dim: int = 2, **params):
-    model = VAE((1, 64, 64), z_dim=z_dim)
+    model = build("gaussian", (1, 64, 64), ModelConfig(z_dim=z_dim))
     cls = METHODS.get("factorvae")
     return cls(cls.Params(**params), model, 1000, OptimConfig(batch_size=8)), model
 
@@ -68,8 +68,8 @@ def train_on(rho: float, steps: int = 100, seed: int = 0) -> float:
     obj.optimizers["discriminator"] = torch.optim.Adam(obj.discriminator.parameters(), lr=3e-3)
     g = torch.Generator().manual_seed(seed)
     for step in range(steps):
-        obj._pending = (correlated(256, rho, g), permute_dims(correlated(256, rho, g), g))
-        obj.update(step)
+        real, permuted = correlated(256, rho, g), permute_dims(correlated(256, rho, g), g)
+        obj.update(step, DiscriminatorBatch(real, permuted))
     with torch.no_grad():
         return obj.discriminator.log_density_ratio(correlated(8192, rho, g)).mean().item()
 
@@ -85,13 +85,14 @@ def test_discriminator_estimates_the_total_correlation_of_a_gaussian():
 def test_vae_gradients_do_not_reach_the_discriminator_and_vice_versa():
     obj, model = factorvae(z_dim=3, gamma=10.0)
     x = torch.rand(16, 1, 64, 64)  # two batches of 8
-    terms = obj(model, x, 0, torch.Generator().manual_seed(0))
+    result = obj(model, x, 0, torch.Generator().manual_seed(0))
+    terms = result.terms
     terms["loss"].backward()
     assert all(p.grad is None for p in obj.discriminator.parameters())
     assert all(p.requires_grad for p in obj.discriminator.parameters())  # restored
     vae_grads = [p.grad.clone() for p in model.parameters()]
     before = [p.detach().clone() for p in model.parameters()]
-    out = obj.update(0)
+    out = obj.update(0, result.handoff)
     assert set(out) == {"discriminator_loss", "discriminator_accuracy"}
     assert all(p.grad is not None for p in obj.discriminator.parameters())
     # the discriminator's step touched neither the VAE's weights nor its gradients
@@ -103,18 +104,18 @@ def test_vae_gradients_do_not_reach_the_discriminator_and_vice_versa():
 def test_the_tc_term_reaches_the_encoder():
     obj, model = factorvae(z_dim=3, gamma=100.0)
     x = torch.rand(16, 1, 64, 64)
-    obj(model, x, 0, torch.Generator().manual_seed(0))["loss"].backward()
+    obj(model, x, 0, torch.Generator().manual_seed(0)).terms["loss"].backward()
     with_tc = model.encoder[0].weight.grad.clone()
     model.zero_grad()
     obj.params = obj.Params(gamma=0.0)
-    obj(model, x, 0, torch.Generator().manual_seed(0))["loss"].backward()
+    obj(model, x, 0, torch.Generator().manual_seed(0)).terms["loss"].backward()
     assert not torch.allclose(with_tc, model.encoder[0].weight.grad)
 
 
 @pytest.mark.parametrize("step", [0, 5])
 def test_loss_is_recon_plus_kl_plus_gamma_tc(step):
     obj, model = factorvae(z_dim=3, gamma=10.0, kl_warmup_steps=10)
-    t = obj(model, torch.rand(16, 1, 64, 64), step, torch.Generator().manual_seed(0))
+    t = obj(model, torch.rand(16, 1, 64, 64), step, torch.Generator().manual_seed(0)).terms
     w = min(1.0, step / 10)
     want = t["recon"] + w * (t["kl"] + 10.0 * t["tc_estimate"])
     assert t["loss"].item() == pytest.approx(want.item(), rel=1e-6)

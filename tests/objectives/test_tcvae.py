@@ -18,9 +18,10 @@ import math
 import pytest
 import torch
 
-from untwine.config import OptimConfig, TrainConfig
+from untwine.config import ModelConfig, OptimConfig, TrainConfig
 from untwine.errors import ConfigError
-from untwine.models.vae import log_normal
+from untwine.models import build
+from untwine.models.gaussian import log_normal
 from untwine.objectives import METHODS
 from untwine.objectives.tcvae import (
     decompose_kl,
@@ -242,9 +243,7 @@ class Fixed(torch.nn.Module):
 
 
 def fixed_terms(estimator: str, beta: float, step: int = 0, **params):
-    from untwine.models import VAE
-
-    model = VAE((1, 64, 64), z_dim=4)
+    model = build("gaussian", (1, 64, 64), ModelConfig(z_dim=4))
     model.encoder, model.decoder = Fixed(4), Fixed(4, decode=True)
     cls = METHODS.get("betatcvae")
     obj = cls(
@@ -253,7 +252,7 @@ def fixed_terms(estimator: str, beta: float, step: int = 0, **params):
         1000,
         OptimConfig(batch_size=8),
     )
-    return obj(model, torch.zeros(8, 1, 64, 64), step, torch.Generator().manual_seed(0))
+    return obj(model, torch.zeros(8, 1, 64, 64), step, torch.Generator().manual_seed(0)).terms
 
 
 RECON = 4096 * math.log(2)
@@ -285,8 +284,8 @@ def test_free_bits_are_rejected_with_a_clear_error(tmp_path):
 
 
 def test_mss_rejects_a_batch_larger_than_the_dataset():
-    from untwine.models import VAE
 
     cls = METHODS.get("betatcvae")
     with pytest.raises(ConfigError, match="batch_size"):
-        cls(cls.Params(), VAE((1, 64, 64)), 10, OptimConfig(batch_size=64))
+        model = build("gaussian", (1, 64, 64), ModelConfig())
+        cls(cls.Params(), model, 10, OptimConfig(batch_size=64))

@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from untwine.config import OptimConfig
-from untwine.models import VAE
+from untwine.config import ModelConfig, OptimConfig
+from untwine.models import build
 from untwine.objectives import METHODS
 
 
@@ -31,7 +31,7 @@ class FixedDecoder(nn.Module):
 
 
 def fixed_model(z=4):
-    model = VAE((1, 64, 64), z_dim=z)
+    model = build("gaussian", (1, 64, 64), ModelConfig(z_dim=z))
     model.encoder, model.decoder = FixedEncoder(z), FixedDecoder()
     return model
 
@@ -46,7 +46,7 @@ def objective(name, **params):
 
 def terms(obj, step=0):
     x = torch.zeros(8, 1, 64, 64)
-    return obj(fixed_model(), x, step, torch.Generator().manual_seed(0))
+    return obj(fixed_model(), x, step, torch.Generator().manual_seed(0)).terms
 
 
 def test_vae_loss_is_negative_elbo():
@@ -90,10 +90,10 @@ def test_free_bits_floor_each_dimension():
 
 
 def test_free_bits_stop_gradients_below_the_floor():
-    model = VAE((1, 64, 64), z_dim=3)
+    model = build("gaussian", (1, 64, 64), ModelConfig(z_dim=3))
     obj = METHODS.get("vae")(METHODS.get("vae").Params(free_bits=100.0), model, 10, OptimConfig())
     x = torch.rand(4, 1, 64, 64)
-    t = obj(model, x, 0, torch.Generator().manual_seed(0))
+    t = obj(model, x, 0, torch.Generator().manual_seed(0)).terms
     t["loss"].backward()
     # the KL reaches the encoder's log-variance only through the KL term: all of it floored,
     # and the reconstruction depends on logvar only through the noise, so compare to
@@ -101,6 +101,6 @@ def test_free_bits_stop_gradients_below_the_floor():
     g_floor = model.encoder[-1].bias.grad[3:].abs().sum()
     model.zero_grad()
     obj0 = METHODS.get("vae")(METHODS.get("vae").Params(), model, 10, OptimConfig())
-    obj0(model, x, 0, torch.Generator().manual_seed(0))["loss"].backward()
+    obj0(model, x, 0, torch.Generator().manual_seed(0)).terms["loss"].backward()
     g_plain = model.encoder[-1].bias.grad[3:].abs().sum()
     assert g_floor < g_plain

@@ -17,6 +17,7 @@ from safetensors.torch import load_file
 
 import untwine
 from untwine.errors import CheckpointError, ConfigError, TrainingError
+from untwine.models import GaussianVAE, register_model
 from untwine.objectives import register_method
 from untwine.objectives.vae import BetaVAE, BetaVAEParams
 from untwine.train import checkpoint
@@ -177,11 +178,11 @@ class NanAtFive(BetaVAE):
     Params = NanParams
 
     def forward(self, model, x, step, generator=None):
-        terms = super().forward(model, x, step, generator)
+        out = super().forward(model, x, step, generator)
         if step == 5:
-            terms["kl"] = terms["kl"] * float("nan")
-            terms["loss"] = terms["recon"] + terms["kl"]
-        return terms
+            out.terms["kl"] = out.terms["kl"] * float("nan")
+            out.terms["loss"] = out.terms["recon"] + out.terms["kl"]
+        return out
 
 
 def test_non_finite_loss_names_step_and_term_and_keeps_the_last_checkpoint(tmp_path):
@@ -196,3 +197,34 @@ def test_non_finite_loss_names_step_and_term_and_keeps_the_last_checkpoint(tmp_p
     assert step == 4 and all(torch.isfinite(v).all() for v in state["model"].values())
     status = json.loads((out / "status.json").read_text())
     assert status["state"] == "failed" and "step 5" in status["error"]
+
+
+# -- the loop builds the model its objective's family names --------------------------------
+@register_model("test-wide-gaussian", overwrite=True)
+class WideGaussian(GaussianVAE):
+    """A family of its own for the test: the Gaussian VAE with the latent doubled."""
+
+    family = "test-wide-gaussian"
+
+    @classmethod
+    def from_config(cls, observation_shape, cfg, likelihood):
+        return cls(observation_shape, likelihood, z_dim=2 * cfg.z_dim, network=cfg.network)
+
+
+class WideParams(BetaVAEParams):
+    name: Literal["test-wide"] = "test-wide"
+
+
+@register_method("test-wide", overwrite=True)
+class WideBetaVAE(BetaVAE):
+    Params = WideParams
+    family = "test-wide-gaussian"
+
+
+def test_the_loop_and_run_build_the_family_the_objective_names(tmp_path, squares):
+    settings = {**SMALL, "method": "test-wide", "z_dim": 3, "network": "mlp"}
+    run = untwine.train(squares, steps=2, out=tmp_path / "r", **settings)
+    again = untwine.load_run(tmp_path / "r")
+    assert type(again.model) is WideGaussian
+    assert again.representation(squares.images(range(4))).shape == (4, 6)
+    assert len(run.log()[-1]["kl_dims"]) == 6

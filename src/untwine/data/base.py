@@ -14,10 +14,28 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from untwine.errors import DataError
 
 IndexLike = Sequence[int] | np.ndarray | range | slice
+
+
+def to_float(images: np.ndarray | torch.Tensor, max_value: int) -> np.ndarray | torch.Tensor:
+    """Images as float32 in [0, 1]: integer (uint8) values times float32(1 / ``max_value``);
+    float input is taken to be in [0, 1] already and only cast. numpy in, numpy out; a tensor
+    stays on its device. The one conversion that training batches, ``Run``'s inputs and the
+    metrics share, so that a model sees the same numbers wherever its images come from.
+    Binary data (``max_value`` 1) skips the multiply: its values are already 0/1."""
+    if isinstance(images, np.ndarray):
+        out = images.astype(np.float32, copy=False)  # a new array unless already float32
+        if max_value != 1 and not np.issubdtype(images.dtype, np.floating):
+            out *= np.float32(1.0 / max_value)
+        return out
+    out = images.float()  # a new tensor unless already float32
+    if max_value != 1 and not images.dtype.is_floating_point:
+        out.mul_(1.0 / max_value)
+    return out
 
 
 def cache_dir() -> Path:
@@ -79,11 +97,8 @@ class GroundTruthData(ABC):
     max_value: int = 255
 
     def to_float(self, images: np.ndarray) -> np.ndarray:
-        """uint8 images -> float32 in [0, 1]."""
-        out = images.astype(np.float32)
-        if self.max_value != 1:  # binary data is already 0/1: skip a pass over the floats
-            out *= np.float32(1.0 / self.max_value)
-        return out
+        """uint8 images of this dataset -> float32 in [0, 1] (:func:`to_float`)."""
+        return to_float(images, self.max_value)
 
     def sample_factors(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` factor vectors (n, K) drawn uniformly and independently per factor."""

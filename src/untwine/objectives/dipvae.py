@@ -26,8 +26,8 @@ from pydantic import Field, model_validator
 from torch import Tensor
 
 from untwine.config import MethodConfig
-from untwine.models import VAE
-from untwine.objectives.base import Objective, forward_pass, standard_terms
+from untwine.models import GaussianVAE
+from untwine.objectives.base import Objective, Output, forward_pass, standard_terms
 from untwine.registry import register_method
 
 DipType = Literal["i", "ii"]
@@ -73,10 +73,11 @@ class DIPVAEParams(MethodConfig):
 @register_method("dipvae")
 class DIPVAE(Objective):
     Params = DIPVAEParams
+    family = "gaussian"
 
     def forward(
-        self, model: VAE, x: Tensor, step: int, generator: torch.Generator | None = None
-    ) -> dict[str, Tensor]:
+        self, model: GaussianVAE, x: Tensor, step: int, generator: torch.Generator | None = None
+    ) -> Output:
         p = self.params
         fp = forward_pass(model, x, generator)
         terms = standard_terms(fp)
@@ -86,4 +87,4 @@ class DIPVAE(Objective):
             self.free_bits_kl(fp.kl_dims) + penalty
         )
         terms["dip_penalty"] = penalty.detach()
-        return terms
+        return Output(terms)

@@ -16,7 +16,8 @@ Algorithm 2 alternates, each step on two independent batches (``batches_per_step
    through z into the encoder but not into the discriminator (its parameters are frozen while
    the VAE graph is built, so the VAE's backward leaves their gradients untouched);
 2. discriminator update (:meth:`FactorVAE.update`, after the VAE's optimizer step): cross-entropy
-   of the detached codes of batch 1 (class 0) against permuted codes of batch 2 (class 1), with
+   of the detached codes of batch 1 (class 0) against permuted codes of batch 2 (class 1), which
+   ``forward`` hands to the loop as :class:`DiscriminatorBatch` and the loop passes back, with
    its own Adam (Locatello et al. 2019: lr 1e-4, betas 0.5, 0.9), kept in
    ``self.optimizers["discriminator"]`` so that the training loop checkpoints it.
 
@@ -29,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -37,9 +38,9 @@ from pydantic import Field
 from torch import Tensor, nn
 
 from untwine.config import MethodConfig, OptimConfig
-from untwine.models import VAE
+from untwine.models import GaussianVAE
 from untwine.nets.discriminator import Discriminator
-from untwine.objectives.base import Objective, forward_pass, standard_terms
+from untwine.objectives.base import Objective, Output, forward_pass, standard_terms
 from untwine.registry import register_method
 
 
@@ -66,6 +67,13 @@ def frozen(module: nn.Module) -> Iterator[None]:
             p.requires_grad_(flag)
 
 
+class DiscriminatorBatch(NamedTuple):
+    """The discriminator's training batch, handed from ``forward`` to ``update``."""
+
+    real: Tensor  # (B, D) detached samples of q(z): class 0
+    permuted: Tensor  # (B, D) samples of prod_j q(z_j) from the second batch: class 1
+
+
 class FactorVAEParams(MethodConfig):
     name: Literal["factorvae"] = "factorvae"
     gamma: float = Field(
@@ -79,9 +87,12 @@ class FactorVAEParams(MethodConfig):
 @register_method("factorvae")
 class FactorVAE(Objective):
     Params = FactorVAEParams
+    family = "gaussian"
     batches_per_step = 2
 
-    def __init__(self, params: FactorVAEParams, model: VAE, dataset_size: int, optim: OptimConfig):
+    def __init__(
+        self, params: FactorVAEParams, model: GaussianVAE, dataset_size: int, optim: OptimConfig
+    ):
         super().__init__(params, model, dataset_size, optim)
         self.discriminator = Discriminator(model.z_dim)
         self.optimizers["discriminator"] = torch.optim.Adam(
@@ -91,11 +102,10 @@ class FactorVAE(Objective):
             # one kernel over all 5M parameters: about half the time of the foreach update
             fused=True,
         )
-        self._pending: tuple[Tensor, Tensor] | None = None
 
     def forward(
-        self, model: VAE, x: Tensor, step: int, generator: torch.Generator | None = None
-    ) -> dict[str, Tensor]:
+        self, model: GaussianVAE, x: Tensor, step: int, generator: torch.Generator | None = None
+    ) -> Output:
         half = x.shape[0] // 2
         fp = forward_pass(model, x[:half], generator)
         terms = standard_terms(fp)
@@ -107,14 +117,11 @@ class FactorVAE(Objective):
         reg = self.free_bits_kl(fp.kl_dims) + self.params.gamma * tc
         terms["loss"] = terms["recon"] + self.warmup(step) * reg
         terms["tc_estimate"] = tc.detach()
-        self._pending = (fp.z.detach(), z_perm)
-        return terms
+        return Output(terms, DiscriminatorBatch(fp.z.detach(), z_perm))
 
-    def update(self, step: int) -> dict[str, Tensor]:
-        if self._pending is None:
-            return {}
-        z_real, z_perm = self._pending
-        self._pending = None
+    def update(self, step: int, handoff: DiscriminatorBatch) -> dict[str, Tensor]:
+        """One Adam step of the discriminator on ``handoff``; its loss and accuracy."""
+        z_real, z_perm = handoff
         logits = self.discriminator(torch.cat([z_real, z_perm]))
         target = torch.cat(
             [

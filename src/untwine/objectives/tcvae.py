@@ -67,9 +67,9 @@ from torch import Tensor
 
 from untwine.config import MethodConfig, OptimConfig
 from untwine.errors import ConfigError
-from untwine.models import VAE
-from untwine.models.vae import log_normal
-from untwine.objectives.base import Objective, forward_pass, standard_terms
+from untwine.models import GaussianVAE
+from untwine.models.gaussian import log_normal, log_standard_normal
+from untwine.objectives.base import Objective, Output, forward_pass, standard_terms
 from untwine.registry import register_method
 
 Estimator = Literal["mss", "mws"]
@@ -132,7 +132,7 @@ def decompose_kl(
     log_qz = torch.logsumexp(pairs.sum(2) + log_w, dim=1)  # (B,)
     log_qz_marginals = torch.logsumexp(pairs + log_w.unsqueeze(2), dim=1).sum(1)  # (B,)
     log_qz_given_x = pairs.diagonal(dim1=0, dim2=1).sum(0)  # (B,): pairs[i, i, :] summed
-    log_pz = log_normal(z, torch.zeros_like(z), torch.zeros_like(z)).sum(1)
+    log_pz = log_standard_normal(z).sum(1)
     return {
         "index_code_mi": (log_qz_given_x - log_qz).mean(),
         "total_correlation": (log_qz - log_qz_marginals).mean(),
@@ -208,8 +208,11 @@ class BetaTCVAEParams(MethodConfig):
 @register_method("betatcvae")
 class BetaTCVAE(Objective):
     Params = BetaTCVAEParams
+    family = "gaussian"
 
-    def __init__(self, params: BetaTCVAEParams, model: VAE, dataset_size: int, optim: OptimConfig):
+    def __init__(
+        self, params: BetaTCVAEParams, model: GaussianVAE, dataset_size: int, optim: OptimConfig
+    ):
         super().__init__(params, model, dataset_size, optim)
         b = optim.batch_size
         if params.tc_estimator == "mss" and not 2 <= b <= dataset_size + 1:
@@ -219,8 +222,8 @@ class BetaTCVAE(Objective):
             )
 
     def forward(
-        self, model: VAE, x: Tensor, step: int, generator: torch.Generator | None = None
-    ) -> dict[str, Tensor]:
+        self, model: GaussianVAE, x: Tensor, step: int, generator: torch.Generator | None = None
+    ) -> Output:
         p = self.params
         fp = forward_pass(model, x, generator)
         terms = standard_terms(fp)
@@ -234,4 +237,4 @@ class BetaTCVAE(Objective):
         terms["index_code_mi"] = mi.detach()
         terms["total_correlation"] = tc.detach()
         terms["dimwise_kl"] = dkl.detach()
-        return terms
+        return Output(terms)

@@ -14,10 +14,9 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
-from torch import Tensor
 
 from untwine.config import MethodConfig
-from untwine.objectives.base import Objective, forward_pass, standard_terms
+from untwine.objectives.base import Objective, Output, forward_pass, standard_terms
 from untwine.registry import register_method
 
 
@@ -40,18 +39,19 @@ class AnnealedVAEParams(MethodConfig):
 @register_method("betavae")
 class BetaVAE(Objective):
     Params = BetaVAEParams
+    family = "gaussian"
 
     @property
     def beta(self) -> float:
         return self.params.beta
 
-    def forward(self, model, x, step, generator=None) -> dict[str, Tensor]:
+    def forward(self, model, x, step, generator=None) -> Output:
         fp = forward_pass(model, x, generator)
         terms = standard_terms(fp)
         terms["loss"] = terms["recon"] + self.warmup(step) * self.beta * self.free_bits_kl(
             fp.kl_dims
         )
-        return terms
+        return Output(terms)
 
 
 @register_method("vae")
@@ -66,16 +66,17 @@ class VAEObjective(BetaVAE):
 @register_method("annealedvae")
 class AnnealedVAE(Objective):
     Params = AnnealedVAEParams
+    family = "gaussian"
 
     def capacity(self, step: int) -> float:
         p = self.params
         return min(p.c_max, p.c_max * step / p.c_steps)
 
-    def forward(self, model, x, step, generator=None) -> dict[str, Tensor]:
+    def forward(self, model, x, step, generator=None) -> Output:
         fp = forward_pass(model, x, generator)
         terms = standard_terms(fp)
         c = self.capacity(step)
         penalty = self.params.gamma * (self.free_bits_kl(fp.kl_dims) - c).abs()
         terms["loss"] = terms["recon"] + self.warmup(step) * penalty
         terms["capacity"] = fp.kl_dims.new_tensor(c)
-        return terms
+        return Output(terms)

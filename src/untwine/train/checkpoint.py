@@ -4,6 +4,12 @@
 temporary directory and renamed into place, so a checkpoint either exists whole or not at
 all, whatever moment the process is killed. ``state.json`` is written last inside the
 temporary directory and is the mark of a complete checkpoint.
+
+What a training checkpoint holds is defined here once (:func:`gather`, read back by
+:func:`restore`, :func:`model_weights` and :func:`read_meta`): the model's weights, the
+objective's own modules, the model's Adam, the objective's auxiliary optimizers, the noise
+generator's state, and ``meta`` (JSON values: untwine version, image shape, the dataset's
+``max_value`` and size).
 """
 
 from __future__ import annotations
@@ -19,11 +25,70 @@ import torch
 from safetensors.torch import load_file
 from safetensors.torch import save as safetensors_bytes
 
+import untwine
+from untwine.data import GroundTruthData
 from untwine.errors import CheckpointError
 
 TENSORS = "tensors.safetensors"
 STATE = "state.json"
 PREFIX = "step-"
+
+
+def gather(
+    model: torch.nn.Module,
+    objective: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    noise: torch.Generator,
+    data: GroundTruthData,
+) -> dict[str, Any]:
+    """The training state to :func:`save`: everything a resumed run needs to continue bit for
+    bit (the batch order is a function of the seed and step, so it needs nothing here), and
+    what reading the model back needs to know of the data it was trained on."""
+    meta = {
+        "untwine_version": untwine.__version__,
+        "observation_shape": list(data.observation_shape),
+        "max_value": data.max_value,
+        "dataset_size": len(data),
+    }
+    return {
+        "model": model.state_dict(),
+        "objective": objective.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "aux_optimizers": {k: o.state_dict() for k, o in objective.optimizers.items()},
+        "rng": {"noise": noise.get_state()},
+        "meta": meta,
+    }
+
+
+def restore(
+    state: dict[str, Any],
+    model: torch.nn.Module,
+    objective: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    noise: torch.Generator,
+) -> None:
+    """Put a state written by :func:`gather` back into freshly built training objects."""
+    model.load_state_dict(state["model"])
+    objective.load_state_dict(state["objective"])
+    optimizer.load_state_dict(state["optimizer"])
+    for name, opt in objective.optimizers.items():
+        opt.load_state_dict(state["aux_optimizers"][name])
+    noise.set_state(state["rng"]["noise"])
+
+
+def model_weights(state: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """The model's state dict inside a loaded training state."""
+    return state["model"]
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    """The ``meta`` of the checkpoint directory ``path``, read without loading its tensors."""
+    path = Path(path)
+    try:
+        doc = json.loads((path / STATE).read_text())
+        return unflatten(dict(doc["state"]["__dict__"])["meta"], {})
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise CheckpointError(f"{path}: unreadable checkpoint ({e})") from None
 
 
 def flatten(tree: Any, tensors: dict[str, torch.Tensor], prefix: str) -> Any:

@@ -18,13 +18,12 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-import untwine
 from untwine import data as datasets
+from untwine import models
 from untwine.config import TrainConfig, nest, validate
 from untwine.data import GroundTruthData
 from untwine.errors import CheckpointError, ConfigError, TrainingError
 from untwine.files import atomic_write_json
-from untwine.models import VAE
 from untwine.objectives import METHODS
 from untwine.train import checkpoint
 from untwine.train.data import BatchStream
@@ -45,7 +44,7 @@ def train(
     progress: bool = True,
     **settings: Any,
 ) -> Run:
-    """Train a VAE-family model and return its :class:`Run`.
+    """Train the model the method's objective asks for and return its :class:`Run`.
 
     ``data`` is a dataset object (from :func:`untwine.data.load`) or a registered name;
     ``config`` a :class:`TrainConfig` or a path to a ``config.yaml``; ``settings`` are flat
@@ -65,8 +64,9 @@ def train(
     configure_threads(threads)
     tune_allocator()  # measured 1.34x on the bare conv loop here (bench/train_throughput.py)
     torch.manual_seed(cfg.seed)  # network initialisation
-    model = VAE(data.observation_shape, **cfg.model.model_dump()).to(device)
-    objective = METHODS.get(cfg.method.name)(cfg.method, model, len(data), cfg.optim).to(device)
+    method = METHODS.get(cfg.method.name)
+    model = models.build(method.family, data.observation_shape, cfg.model).to(device)
+    objective = method(cfg.method, model, len(data), cfg.optim).to(device)
     optimizer = torch.optim.Adam(
         model.parameters(),
         lr=cfg.optim.lr,
@@ -79,25 +79,14 @@ def train(
 
     start = 0
     if resume:
-        start = _restore(checkpoint.latest(out), model, objective, optimizer, noise)
+        start, state = checkpoint.load(checkpoint.latest(out))
+        checkpoint.restore(state, model, objective, optimizer, noise)
         _truncate_log(out / "log.jsonl", start)
     if start >= cfg.steps:
         return Run(out)
 
     def save(step: int) -> None:
-        state = {
-            "model": model.state_dict(),
-            "objective": objective.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "aux_optimizers": {k: o.state_dict() for k, o in objective.optimizers.items()},
-            "rng": {"noise": noise.get_state()},
-            "meta": {
-                "untwine_version": untwine.__version__,
-                "observation_shape": list(data.observation_shape),
-                "max_value": data.max_value,
-                "dataset_size": len(data),
-            },
-        }
+        state = checkpoint.gather(model, objective, optimizer, noise, data)
         checkpoint.save(out, step, state, keep=cfg.keep_checkpoints)
 
     # -- the loop ----------------------------------------------------------------------
@@ -113,13 +102,15 @@ def train(
     try:
         for step in range(start, cfg.steps):
             x = stream.batch(step)
-            terms = objective(model, x, step, noise)
+            result = objective(model, x, step, noise)
+            terms = result.terms
             if not torch.isfinite(terms["loss"]):
                 raise TrainingError(_non_finite_message(step, terms, out))
             optimizer.zero_grad(set_to_none=True)
             terms["loss"].backward()
             optimizer.step()
-            terms.update(objective.update(step))
+            # auxiliary networks (FactorVAE's discriminator) learn from what forward handed off
+            terms.update(objective.update(step, result.handoff))
             meter.add(terms)
             images_since += x.shape[0]
             bar.update(1)
@@ -237,17 +228,6 @@ def _prepare_run_dir(cfg: TrainConfig, out: Path, resume: bool) -> None:
     cfg.save(out / "config.yaml")
     if not resume:
         (out / "log.jsonl").unlink(missing_ok=True)
-
-
-def _restore(path: Path, model, objective, optimizer, noise) -> int:
-    step, state = checkpoint.load(path)
-    model.load_state_dict(state["model"])
-    objective.load_state_dict(state["objective"])
-    optimizer.load_state_dict(state["optimizer"])
-    for name, opt in objective.optimizers.items():
-        opt.load_state_dict(state["aux_optimizers"][name])
-    noise.set_state(state["rng"]["noise"])
-    return step
 
 
 def _truncate_log(path: Path, step: int) -> None:

@@ -12,10 +12,13 @@ import numpy as np
 import torch
 
 from untwine import data as datasets
+from untwine import models
 from untwine.config import TrainConfig
 from untwine.data import GroundTruthData
+from untwine.data.base import to_float
 from untwine.errors import CheckpointError, DataError
-from untwine.models import VAE
+from untwine.models import LatentModel
+from untwine.objectives import METHODS
 from untwine.train import checkpoint
 from untwine.train.runtime import select_device
 
@@ -42,8 +45,8 @@ class Run:
         return found
 
     @cached_property
-    def _checkpoint(self) -> tuple[int, dict[str, Any]]:
-        return checkpoint.load(self.checkpoint_path)
+    def _meta(self) -> dict[str, Any]:
+        return checkpoint.read_meta(self.checkpoint_path)
 
     @property
     def step(self) -> int:
@@ -71,12 +74,14 @@ class Run:
         return records
 
     @cached_property
-    def model(self) -> VAE:
-        """The VAE with the newest checkpoint's weights, in eval mode."""
-        _, state = self._checkpoint
-        shape = tuple(state["meta"]["observation_shape"])
-        model = VAE(shape, **self.config.model.model_dump())
-        model.load_state_dict(state["model"])
+    def model(self) -> LatentModel:
+        """The model of the family the run's method trains, with the newest checkpoint's
+        weights, in eval mode."""
+        _, state = checkpoint.load(self.checkpoint_path)
+        family = METHODS.get(self.config.method.name).family
+        shape = tuple(self._meta["observation_shape"])
+        model = models.build(family, shape, self.config.model)
+        model.load_state_dict(checkpoint.model_weights(state))
         return model.to(self._device).eval()
 
     def dataset(self) -> GroundTruthData:
@@ -99,10 +104,9 @@ class Run:
             raise DataError(
                 f"images must have shape (N, {', '.join(map(str, expected))}), got {tuple(x.shape)}"
             )
-        scale = self._checkpoint[1]["meta"]["max_value"] if x.dtype == torch.uint8 else None
+        max_value = self._meta["max_value"]
         for chunk in x.split(batch_size):
-            chunk = chunk.to(self._device).float()
-            yield chunk / scale if scale is not None else chunk
+            yield to_float(chunk.to(self._device), max_value)
 
     def float_images(self, images: np.ndarray | torch.Tensor) -> np.ndarray:
         """``images`` (uint8 or float) as the float32 array in [0, 1] the model sees."""
@@ -110,28 +114,27 @@ class Run:
 
     @torch.no_grad()
     def encode(self, images, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
-        """Posterior means and log-variances, each (N, z) float32, for uint8 or float images."""
+        """Posterior means and log-variances, each (N, z) float32, for uint8 or float images
+        (Gaussian family: the posterior's ``mu`` and ``logvar``)."""
         mus, logvars = [], []
         for chunk in self._float_batches(images, batch_size):
             post = self.model.encode(chunk)
             mus.append(post.mu.cpu())
             logvars.append(post.logvar.cpu())
-        if not mus:
-            z = self.model.z_dim
-            return np.zeros((0, z), np.float32), np.zeros((0, z), np.float32)
         return torch.cat(mus).numpy(), torch.cat(logvars).numpy()
 
+    @torch.no_grad()
     def representation(self, images, batch_size: int = 1024) -> np.ndarray:
-        """Posterior means (N, z), float32 — the representation the metrics score."""
-        return self.encode(images, batch_size)[0]
+        """The model's codes (N, D), float32, for uint8 or float images: what the metrics score
+        (Gaussian family: the posterior means)."""
+        batches = self._float_batches(images, batch_size)  # an empty input gives one empty batch
+        return torch.cat([self.model.representation(c).cpu() for c in batches]).numpy()
 
     @torch.no_grad()
     def reconstruct(self, images, batch_size: int = 1024) -> np.ndarray:
-        """Mean reconstructions (decoded posterior means) in [0, 1], float32 like the input."""
-        outs = [
-            self.model.mean(self.model.decode(self.model.encode(c).mu)).cpu()
-            for c in self._float_batches(images, batch_size)
-        ]
+        """Mean reconstructions in [0, 1], float32 (the model's ``reconstruct``: for the
+        Gaussian family, the decoded posterior means)."""
+        outs = [self.model.reconstruct(c).cpu() for c in self._float_batches(images, batch_size)]
         return torch.cat(outs).numpy()
 
     @torch.no_grad()
