@@ -106,9 +106,7 @@ class IBPPosterior:
         """
         prior_logits = ibp_math.logit_from_log(sample.log_pi)
         log_q = ibp_math.concrete_logit_log_prob(sample.mask_logit, sample.logits, temperature)
-        log_p = ibp_math.concrete_logit_log_prob(
-            sample.mask_logit, prior_logits, prior_temperature
-        )
+        log_p = ibp_math.concrete_logit_log_prob(sample.mask_logit, prior_logits, prior_temperature)
         return log_q - log_p
 
     def kl_sticks(self, alpha: float) -> Tensor:
@@ -120,7 +118,7 @@ class IBPPosterior:
 
         E[log v] = (psi(1) - psi(1 + b)) / a for v ~ Kumaraswamy(a, b) (v^a is Beta(1, b)).
         """
-        e_log_v = (torch.digamma(torch.ones_like(self.kuma_b)) - torch.digamma(1 + self.kuma_b))
+        e_log_v = torch.digamma(torch.ones_like(self.kuma_b)) - torch.digamma(1 + self.kuma_b)
         return ibp_math.stick_breaking_log_pi(e_log_v / self.kuma_a)
 
     def mask_probability(self) -> Tensor:

@@ -1,6 +1,13 @@
 """Training objectives, one file per method, registered by name (``@register_method``)."""
 
-from untwine.objectives import dipvae, factorvae, tcvae, vae  # noqa: F401  (registration)
+from untwine.objectives import (  # noqa: F401  (registration)
+    aae,
+    dipvae,
+    factorvae,
+    ibpvae,
+    tcvae,
+    vae,
+)
 from untwine.objectives.base import Objective
 from untwine.registry import METHODS, register_method
 
