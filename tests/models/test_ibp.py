@@ -74,6 +74,6 @@ def test_usage_and_active_features(model):
     with torch.no_grad():
         model.encoder[-1].bias[:6] = torch.tensor([30.0, 30.0, -30.0, -30.0, 30.0, -30.0])
         model.encoder[-1].weight[:6] = 0
-    usage = model.feature_usage(x)
+    usage = model.usage(x)
     assert usage.tolist() == [1.0, 1.0, 0.0, 0.0, 1.0, 0.0]
     assert sorted(model.active_features(x)) == [0, 1, 4]

@@ -23,8 +23,8 @@ Representation: the metrics score z = round(q(b_k = 1 | x)) * mu_k, the mask rou
 evaluation as in the public code, with pi at its geometric mean under q(v)
 (log pi_k = sum_{j<=k} E_q[log v_j], in closed form), so the codes are deterministic. A
 feature's *usage* is the share of images whose rounded mask has it on
-(:meth:`IBPVAE.feature_usage`); the *active* features are those used by at least
-``ACTIVE_USAGE`` of the images (:meth:`IBPVAE.active_features`).
+(:meth:`IBPVAE.usage`); the *active* features are those used by at least
+:data:`untwine.models.base.ACTIVE_USAGE` of the images (:meth:`IBPVAE.active_features`).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from torch import Tensor, nn
 from untwine import nets
 from untwine.errors import ConfigError
 from untwine.models import ibp_math
-from untwine.models.base import LatentModel
+from untwine.models.base import ACTIVE_USAGE, LatentModel
 from untwine.models.gaussian import kl_standard_normal
 from untwine.registry import register_model
 
@@ -48,8 +48,6 @@ if TYPE_CHECKING:
     from untwine.config import ModelConfig
     from untwine.models.likelihoods import Likelihood
 
-#: a feature is active when at least this share of images has it on
-ACTIVE_USAGE = 0.01
 #: the prior's alpha q(v) starts at until an objective sets its own (Gyawali et al.'s value)
 DEFAULT_ALPHA = 10.0
 #: floor on the Kumaraswamy parameters, so that neither reaches 0 (the public code's choice)
@@ -209,13 +207,13 @@ class IBPVAE(LatentModel):
         return self.mean(self.decode((u < pi).to(s.dtype) * s))
 
     @torch.no_grad()
-    def feature_usage(self, x: Tensor) -> Tensor:
+    def usage(self, x: Tensor) -> Tensor:
         """Per feature, the share of images ``x`` whose rounded mask has it on, (K,)."""
         return (self.encode(x).mask_probability() > 0.5).float().mean(dim=0)
 
     @torch.no_grad()
     def active_features(self, x: Tensor, threshold: float = ACTIVE_USAGE) -> list[int]:
         """The features on for at least ``threshold`` of images ``x``, most used first."""
-        usage = self.feature_usage(x)
+        usage = self.usage(x)
         order = torch.argsort(usage, descending=True, stable=True)
         return [int(k) for k in order if usage[k] >= threshold]

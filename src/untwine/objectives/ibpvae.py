@@ -17,7 +17,7 @@ each feature's KL (Gaussian + mask) as for the beta-VAE.
 
 Logged besides the ELBO's terms: ``usage`` (K,), per feature the share of the batch whose
 posterior mask probability exceeds 1/2, and ``active_features``, how many features have a
-usage of at least :data:`untwine.models.ibp.ACTIVE_USAGE`.
+usage of at least :data:`untwine.models.base.ACTIVE_USAGE`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from pydantic import Field
 from torch import Tensor
 
 from untwine.config import MethodConfig, OptimConfig
-from untwine.models.ibp import ACTIVE_USAGE, IBPVAE
+from untwine.models.base import ACTIVE_USAGE
+from untwine.models.ibp import IBPVAE
 from untwine.objectives.base import Objective, Output
 from untwine.registry import register_method
 

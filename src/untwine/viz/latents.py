@@ -5,7 +5,8 @@ mutual-information heat map and the report all read that one :class:`LatentSumma
 numbers agree with each other.
 
 Mutual information is the discrete, plug-in estimate of the benchmark MIG (Chen et al. 2018,
-as computed by Locatello et al. 2019): each dimension's posterior means cut into 20
+as computed by Locatello et al. 2019): each dimension's codes (the representation the metrics
+score; the Gaussian family's posterior means) cut into 20
 equal-width bins, in nats, from :func:`untwine.metrics.mig`. A dimension's *best factor* is
 the one it holds the largest share of, ``I(z_j; v_k) / H(v_k)``; its *gap* is that share minus
 the largest share any other dimension holds about the same factor — for the dimension that
@@ -22,6 +23,7 @@ import numpy as np
 from untwine.data import GroundTruthData
 from untwine.errors import UntwineError
 from untwine.metrics import mig
+from untwine.models.base import ACTIVE_USAGE
 
 #: Below this share of a factor's entropy a dimension is reported as explaining no factor:
 #: collapsed dimensions still show a few hundredths of a nat from binning noise.
@@ -58,7 +60,10 @@ class LatentSummary:
     """A sample of a run's posteriors and what they say about each latent dimension.
 
     ``mu``/``logvar`` are (N, D) posterior parameters of ``indices`` (N,) of the dataset,
-    ``factors`` their (N, K) factor indices (None when the dataset is unavailable). ``kl`` is
+    ``codes`` their representation (N, D), what the metrics score (the Gaussian family: ``mu``;
+    defaults to ``mu``), ``factors`` their (N, K) factor indices (None when the dataset is
+    unavailable). ``usage`` (D,) is the share of the images using each dimension, for
+    families whose dimensions can be off (IBP; None otherwise). ``kl`` is
     the average KL per dimension (D,) in nats. ``mutual_info`` (D, K) in nats and
     ``factor_entropy`` (K,) in nats come from the discrete MIG estimator; ``mig`` is its
     headline value on this sample (None without factors).
@@ -75,15 +80,33 @@ class LatentSummary:
     mig: float | None = None
     mig_per_factor: np.ndarray | None = None
     source: str = ""
+    codes: np.ndarray | None = None
+    usage: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.codes is None:
+            self.codes = self.mu
 
     @property
     def z_dim(self) -> int:
         return int(self.kl.shape[0])
 
     @property
+    def active(self) -> np.ndarray | None:
+        """The active dimensions (usage at least ``ACTIVE_USAGE``), most used first; None
+        when the family's dimensions are always on."""
+        if self.usage is None:
+            return None
+        ranked = np.argsort(-self.usage, kind="stable")
+        return ranked[self.usage[ranked] >= ACTIVE_USAGE]
+
+    @property
     def order(self) -> np.ndarray:
-        """Dimensions by average KL, most informative first."""
-        return kl_order(self.kl)
+        """The dimensions to show: by average KL, most informative first; where the family
+        switches dimensions off, only the active ones, most used first (all, by KL, when
+        none is active)."""
+        active = self.active
+        return active if active is not None and active.size else kl_order(self.kl)
 
     @property
     def shares(self) -> np.ndarray | None:
@@ -108,9 +131,9 @@ class LatentSummary:
         return FactorMatch(k, self.factor_names[k], share, gap)
 
     def quantiles(self, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
-        """Per-dimension ``low`` and ``high`` quantiles (D,) of the posterior means: the range
-        the aggregate posterior actually covers."""
-        lo, hi = np.quantile(self.mu, [low, high], axis=0)
+        """Per-dimension ``low`` and ``high`` quantiles (D,) of the codes: the range the
+        aggregate posterior actually covers."""
+        lo, hi = np.quantile(self.codes, [low, high], axis=0)
         return lo.astype(np.float32), hi.astype(np.float32)
 
 
@@ -137,7 +160,9 @@ def summarize_latents(
     rng = np.random.default_rng(seed)
     n = min(num_points, len(data))
     indices = np.sort(rng.choice(len(data), size=n, replace=False))
-    mu, logvar = run.encode(data.images(indices))
+    images = data.images(indices)
+    mu, logvar = run.encode(images)
+    codes = run.representation(images)
     factors = data.factors_of(indices)
     summary = LatentSummary(
         mu=mu,
@@ -147,12 +172,14 @@ def summarize_latents(
         factors=factors,
         factor_names=tuple(data.factor_names),
         source=f"{n} images of {data.name} (seed {seed})",
+        codes=codes,
+        usage=run.usage(images),
     )
     # Factors with a single value carry no information; MIG rejects them, so drop them here.
     varying = [k for k in range(factors.shape[1]) if np.unique(factors[:, k]).size > 1]
-    if mu.shape[1] >= 2 and varying:
-        result = mig(mu, factors[:, varying], num_bins=num_bins)
-        mi = np.zeros((mu.shape[1], factors.shape[1]))
+    if codes.shape[1] >= 2 and varying:
+        result = mig(codes, factors[:, varying], num_bins=num_bins)
+        mi = np.zeros((codes.shape[1], factors.shape[1]))
         mi[:, varying] = np.asarray(result["mutual_info"])
         entropy = np.zeros(factors.shape[1])
         entropy[varying] = result["factor_entropy"]

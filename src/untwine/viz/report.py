@@ -30,6 +30,7 @@ from typing import Any
 
 import untwine
 from untwine.files import atomic_write_text
+from untwine.models.base import ACTIVE_USAGE
 from untwine.viz._figure import data_uri
 from untwine.viz.latents import LatentSummary, summarize_latents
 from untwine.viz.plots import (
@@ -267,6 +268,7 @@ def write_run_report(
 
         sections.attempt("Traversals", lambda: _traversal_section(run, summary(), seed, traversal))
         sections.attempt("Mutual information", lambda: _mi_section(run, summary()))
+        sections.attempt("Feature usage", lambda: _usage_section(summary()))
         sections.attempt("Reconstructions and samples", lambda: _model_pictures(run, seed))
     log = _read_log(run_dir)
     sections.attempt("Training", lambda: _training_section(run_dir, log))
@@ -345,6 +347,25 @@ def _mi_section(run, summary: LatentSummary) -> str:
         f"per factor: {per_factor}."
     )
     return "<h2>Mutual information</h2>" + _figure(path, caption, alt="mutual information")
+
+
+def _usage_section(summary: LatentSummary) -> str:
+    """Per latent dimension, the share of images that switch it on (families that can)."""
+    if summary.usage is None:
+        return ""
+    active = summary.active
+    cells = "".join(
+        f"<tr><td>{d}</td><td>{u:.3f}</td><td>{'yes' if d in set(active) else ''}</td></tr>"
+        for d, u in enumerate(summary.usage)
+    )
+    return (
+        "<h2>Feature usage</h2>"
+        f"<p>{len(active)} of {len(summary.usage)} features active (on for at least "
+        f"{ACTIVE_USAGE:.0%} of images); the traversals show the active ones. "
+        f"{esc(summary.source)}.</p>"
+        f"<table><tr><th>feature</th><th>share of images on</th><th>active</th></tr>{cells}"
+        "</table>"
+    )
 
 
 def _model_pictures(run, seed: int) -> str:

@@ -1,9 +1,10 @@
 """Latent traversals: a PNG grid and an animated GIF (Higgins et al. 2017, fig. 7 style).
 
 A traversal varies one latent dimension at a time while the others stay at a base code — a
-seed image's posterior mean, or the prior mean (zero) — and decodes each point. One row per
-dimension, rows ordered by the dimension's average KL (informative dimensions first,
-collapsed ones last), each row labelled with that KL and, when the dataset has factors, the
+seed image's code (the model's representation: the Gaussian posterior mean), or the prior
+mean (zero) — and decodes each point. One row per dimension, rows ordered by the dimension's
+average KL (informative dimensions first, collapsed ones last); for families whose dimensions
+can be off (IBP), one row per active dimension, most used first. Each row is labelled with that KL and, when the dataset has factors, the
 factor the dimension explains best with its share of the factor's entropy and its MIG gap
 (see :mod:`untwine.viz.latents`).
 
@@ -98,7 +99,8 @@ def compute_traversal(
     num_values: int = 9,
     seed: int = 0,
 ) -> Traversal:
-    """Traverse every latent dimension of ``run`` (rows ordered by average KL, largest first).
+    """Traverse the latent dimensions of ``run`` in ``summary.order`` (by average KL, largest
+    first; only the active ones, most used first, where the family switches them off).
 
     Args:
         run: a :class:`untwine.Run` (anything with ``encode``, ``decode``, ``dataset``).
@@ -134,7 +136,7 @@ def compute_traversal(
             rng = np.random.default_rng(seed)
             seed_indices = rng.choice(len(data), size=min(num_seeds, len(data)), replace=False)
         seed_indices = [int(i) for i in seed_indices]
-        base = run.encode(data.images(seed_indices))[0].astype(np.float32)
+        base = run.representation(data.images(seed_indices)).astype(np.float32)
         seeds = [f"image {i}" for i in seed_indices]
 
     dims = summary.order
