@@ -4,8 +4,9 @@ A traversal varies one latent dimension at a time while the others stay at a bas
 seed image's code (the model's representation: the Gaussian posterior mean), or the prior
 mean (zero) — and decodes each point. One row per dimension, rows ordered by the dimension's
 average KL (informative dimensions first, collapsed ones last); for families whose dimensions
-can be off (IBP), one row per active dimension, most used first. Each row is labelled with that KL and, when the dataset has factors, the
-factor the dimension explains best with its share of the factor's entropy and its MIG gap
+can be off (IBP), one row per active dimension, most used first. Each row is labelled
+with that KL and, when the dataset has factors, the factor the dimension explains best with
+its share of the factor's entropy and its MIG gap
 (see :mod:`untwine.viz.latents`).
 
 The range of a row is either a fixed ``interval`` of the latent value (``[-limit, limit]``,
