@@ -19,6 +19,8 @@ EXPECTED = {
     "factorvae-dsprites": ("factorvae", {"gamma": [10, 20, 30, 40, 50, 100]}),
     "dipvae-i-dsprites": ("dipvae", {"lambda_od": [1, 2, 5, 10, 20, 50]}),
     "dipvae-ii-dsprites": ("dipvae", {"lambda_od": [1, 2, 5, 10, 20, 50]}),
+    "aae-dsprites": ("aae", {"adversarial_scale": [0.25, 0.5, 1, 2, 4]}),
+    "ibpvae-dsprites": ("ibpvae", {"alpha": [2, 5, 10, 20]}),
 }
 
 
@@ -49,6 +51,19 @@ def test_locatello_settings_and_the_dip_rule():
         assert "lambda_d" not in s  # so that it follows lambda_od across the grid
         cfg = TrainConfig.from_flat(**{**s, "lambda_od": 20, "dataset": "test-squares", "out": "x"})
         assert cfg.method.lambda_d == factor * 20
+
+
+def test_ibpvae_preset_is_the_released_configuration():
+    s = presets.get("ibpvae-dsprites")["settings"]
+    assert (s["z_dim"], s["alpha"], s["batch_size"], s["lr"], s["beta"]) == (
+        10,
+        10.0,
+        512,
+        5e-4,
+        5.0,
+    )
+    assert s["steps"] * s["batch_size"] == 60 * 737_280  # 60 epochs of dSprites
+    assert (s["temperature"], s["prior_temperature"]) == (1.0, 0.5)
 
 
 def test_get_returns_a_copy_and_unknown_names_list_the_known():
