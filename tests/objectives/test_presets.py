@@ -69,7 +69,9 @@ def test_ibpvae_preset_is_the_released_configuration():
 def test_get_returns_a_copy_and_unknown_names_list_the_known():
     presets.get("betavae-dsprites")["settings"]["beta"] = 99
     assert presets.get("betavae-dsprites")["settings"]["beta"] == 4.0
-    with pytest.raises(ConfigError, match="unknown preset 'nope'; expected one of: annealedvae"):
+    with pytest.raises(
+        ConfigError, match="unknown preset 'nope'; expected one of: aae-dsprites, annealedvae"
+    ):
         presets.get("nope")
 
 
