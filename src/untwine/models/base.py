@@ -3,7 +3,8 @@
 A *family* is a kind of latent: ``"gaussian"`` (diagonal-Gaussian posterior, standard-normal
 prior: the VAE and every method built on it); later codebooks (VQ-VAE), IBP latents ...
 Each objective names the family it trains (``Objective.family``) and the training loop builds
-that family's model from the ``MODELS`` registry, so no code branches on method names.
+that family's model from the ``MODELS`` registry (:func:`untwine.models.build`), so no code
+branches on method names.
 
 A model (a :class:`LatentModel`, hence an ``nn.Module``) gives:
 
@@ -34,11 +35,17 @@ Adding a family
    decorated ``@register_model("<family>")`` and with ``family = "<family>"``. Build the
    networks in ``__init__`` (as ``self.encoder`` / ``self.decoder``: the weight names are
    the checkpoint's keys) and keep the likelihood it is given as ``self.likelihood``;
-   ``from_config`` reads the settings the family needs from ``ModelConfig``.
+   ``from_config`` reads the settings the family needs from ``ModelConfig`` (new settings,
+   such as a codebook size, are fields there).
 2. Import the module in ``models/__init__.py`` so that it registers.
-3. Give its objectives ``family = "<family>"``; everything else (the loop, checkpoints,
-   ``Run.representation``, the metrics) works through this contract.
-4. Test it as ``tests/models/test_gaussian.py`` does the Gaussian family: build, forward,
+3. Give its objectives (``objectives/<method>.py``) ``family = "<family>"``; an objective with
+   auxiliary networks returns ``Output(terms, handoff)`` and trains them in
+   ``update(step, handoff)`` (see :mod:`untwine.objectives.base`). Everything else (the loop,
+   checkpoints, ``Run.representation`` / ``reconstruct`` / ``decode``, the metrics) works
+   through this contract; ``Run.encode`` returns (mu, logvar) and is for the Gaussian family.
+4. A new likelihood is a ``Likelihood`` subclass in :mod:`untwine.models.likelihoods`,
+   ``@register_likelihood("<name>")``, selected by ``ModelConfig.likelihood``.
+5. Test it as ``tests/models/test_gaussian.py`` does the Gaussian family: build, forward,
    save/reload, representation and the log-densities against closed forms.
 """
 

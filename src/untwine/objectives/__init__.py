@@ -8,7 +8,7 @@ from untwine.objectives import (  # noqa: F401  (registration)
     tcvae,
     vae,
 )
-from untwine.objectives.base import Objective
+from untwine.objectives.base import Objective, Output
 from untwine.registry import METHODS, register_method
 
-__all__ = ["METHODS", "Objective", "register_method"]
+__all__ = ["METHODS", "Objective", "Output", "register_method"]
