@@ -3,6 +3,7 @@ evaluated."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -85,6 +86,28 @@ def test_run_report_is_one_self_contained_file(evaluated_run):
         assert (evaluated_run / name).is_file()
 
 
+MIG_VALUE = re.compile(r"\bMIG (\d+\.\d+)(.{0,40})")
+
+
+def test_one_mig_per_page(evaluated_run):
+    """The metrics table and the pictures agree: every MIG the page states is metrics.json's.
+    Without a metrics.json the pictures' own MIG is labelled as that of a sample."""
+    mig = json.loads((evaluated_run / "metrics.json").read_text())["mig"]["mig"]
+    text = html.unescape(write_run_report(evaluated_run, num_points=64).read_text())
+    page = Page(text)
+    stated = MIG_VALUE.findall(text)
+    assert len(stated) >= 3  # heat map alt text (its title), its caption, the traversals'
+    assert {value for value, _ in stated} == {f"{mig:.4f}"}
+    assert all(where.startswith(" from metrics.json") for _, where in stated)
+    assert page.rows[1][:3] == ["mig", "mig", f"{mig:.4f}"]
+
+    (evaluated_run / "metrics.json").unlink()
+    text = html.unescape(write_run_report(evaluated_run, num_points=64).read_text())
+    stated = MIG_VALUE.findall(text)
+    assert stated and all(where.startswith(" on a sample of 64 images") for _, where in stated)
+    assert "not evaluated" in text
+
+
 def test_unevaluated_run_says_so(run_copy):
     text = write_run_report(run_copy, num_points=64).read_text()
     assert "not evaluated" in text
@@ -122,7 +145,7 @@ def test_folder_report_lists_every_run_with_its_state(folder_of_runs, tmp_path):
         assert (row[col["mig"]] != "") == evaluated, key
         assert ("not evaluated" in row[col["notes"]]) == (not evaluated), key
     assert "<script>alert" not in text and "<b>&" not in text
-    assert "&lt;b&gt;&amp;&quot;nan&quot;" in text  # the error, escaped
+    assert 'non-finite loss at step 20: <b>&"nan"' in html.unescape(text)  # shown, escaped
     assert "6 runs: 2 done, 2 failed, 1 interrupted, 1 pending; 5 not evaluated." in text
     assert (tmp_path / "runs" / "report-figures" / "metrics_vs_beta.png").is_file()
 
@@ -133,7 +156,7 @@ def test_crashed_run_report_renders_from_its_log(folder_of_runs):
     page = assert_self_contained(text)
     assert len(page.images) == 2  # KL and loss curves from the two good log lines
     assert "No checkpoint" in text and "not evaluated" in text
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in text  # config, escaped
+    assert "note: <script>alert('x')</script>" in html.unescape(text)  # config, escaped
     assert "<script>alert" not in text
 
 

@@ -35,6 +35,22 @@ def test_run_pictures_are_pngs(trained_run_dir, tmp_path):
     )
 
 
+def test_heat_map_title_states_the_mig_and_its_source(trained_run_dir, tmp_path, monkeypatch):
+    run = untwine.load_run(trained_run_dir)
+    summary = summarize_latents(run, num_points=64, metrics={})
+    titles = []
+    real_save = plots.save_figure
+
+    def save(fig, path):
+        titles.append(fig.axes[0].get_title())
+        return real_save(fig, path)
+
+    monkeypatch.setattr(plots, "save_figure", save)
+    plots.plot_mutual_info(summary, tmp_path / "mi.png")
+    assert titles == [plots.mutual_info_title(summary)]
+    assert f"MIG {summary.mig:.4f} on a sample of 64 images" in titles[0]
+
+
 def test_histories_read_what_the_log_holds():
     records = [
         {"step": 10, "loss": 5.0, "kl": 1.0, "kl_dims": [0.5, 0.5], "images_per_s": 9.0},

@@ -10,7 +10,7 @@ from PIL import Image
 import untwine
 from untwine.errors import ConfigError
 from untwine.viz import latents, traversals
-from untwine.viz.latents import LatentSummary, kl_per_dimension, summarize_latents
+from untwine.viz.latents import LatentSummary, summarize_latents
 from untwine.viz.traversals import (
     GIF_HEADER,
     GIF_LABEL_WIDTH,
@@ -39,7 +39,6 @@ def test_rows_are_ordered_by_average_kl_largest_first(trained_run_dir):
 def test_order_follows_a_given_kl():
     kl = np.array([0.1, 3.0, 0.0, 1.5, 3.0])
     assert latents.kl_order(kl).tolist() == [1, 4, 3, 0, 2]  # ties keep index order
-    assert kl_per_dimension(np.array([[1.0, 0.0]]), np.zeros((1, 2))).tolist() == [0.5, 0.0]
 
 
 def test_a_dimension_the_decoder_ignores_gives_identical_images(run_copy):
@@ -131,3 +130,39 @@ def test_bad_options_are_one_clear_error(trained_run_dir):
         compute_traversal(run, mode="linear")
     with pytest.raises(ConfigError, match="quantiles"):
         compute_traversal(run, quantiles=(0.9, 0.1))
+
+
+def test_recorded_numbers_replace_the_samples_own(trained_run_dir):
+    """Given a metrics.json, the summary shows its MI, MIG and KL per dimension (so a page
+    states one value per metric); results of another shape are ignored, and the sample's own
+    values are labelled as such."""
+    run = untwine.load_run(trained_run_dir)
+    own = summarize_latents(run, num_points=64, metrics={})
+    assert own.mi_source == own.kl_source == "on a sample of 64 images, seed 0"
+    assert own.mig_headline == f"MIG {own.mig:.4f} on a sample of 64 images, seed 0"
+
+    mi = np.array([[0.5, 0.0, 0.1], [0.1, 0.6, 0.0], [0.0, 0.0, 0.2], [0.0, 0.1, 0.0]])
+    recorded = {
+        "mig": {
+            "mig": 0.123456,
+            "mig_per_factor": [0.2, 0.25, None],  # null: an undefined gap
+            "mutual_info": mi.tolist(),
+            "factor_entropy": [1.0, 1.2, 0.5],
+        },
+        "elbo": {"kl_per_dim": [0.1, 0.4, 3.0, 0.2]},
+    }
+    summary = summarize_latents(run, num_points=64, metrics=recorded)
+    assert summary.mi_source == summary.kl_source == latents.FROM_METRICS
+    assert summary.mig == 0.123456 and summary.mig_headline == "MIG 0.1235 from metrics.json"
+    np.testing.assert_array_equal(summary.shares, mi / np.array([1.0, 1.2, 0.5]))
+    assert np.isnan(summary.mig_per_factor[2])
+    assert summary.order.tolist() == [2, 1, 3, 0]  # rows follow the recorded KL
+    np.testing.assert_array_equal(summary.mu, own.mu)  # quantiles still come from the sample
+    trav = compute_traversal(run, summary, num_seeds=1, num_values=3)
+    assert trav.dims.tolist() == [2, 1, 3, 0] and trav.kl.tolist() == [3.0, 0.4, 0.2, 0.1]
+    assert trav.matches[1].name == "y" and trav.matches[1].share == pytest.approx(0.5)
+
+    misfit = {"mig": {**recorded["mig"], "mutual_info": mi[:3].tolist()}, "elbo": {}}
+    fallback = summarize_latents(run, num_points=64, metrics=misfit)
+    assert fallback.mig == own.mig and fallback.mi_source == own.mi_source
+    np.testing.assert_array_equal(fallback.kl, own.kl)

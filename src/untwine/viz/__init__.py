@@ -14,7 +14,7 @@ dimension), :mod:`~untwine.viz.traversals`, :mod:`~untwine.viz.plots`,
 :mod:`~untwine.viz.report` (the HTML pages).
 """
 
-from untwine.viz.latents import LatentSummary, kl_per_dimension, summarize_latents
+from untwine.viz.latents import LatentSummary, summarize_latents
 from untwine.viz.plots import (
     plot_kl_over_training,
     plot_losses,
@@ -41,7 +41,6 @@ __all__ = [
     "compute_traversal",
     "draw_traversals",
     "find_run_dirs",
-    "kl_per_dimension",
     "plot_kl_over_training",
     "plot_losses",
     "plot_metric_vs_hyperparameter",

@@ -1,4 +1,4 @@
-"""Shared picture plumbing: image mosaics, atomic PNG writes, data URIs.
+"""Shared picture plumbing: image mosaics, panel grids, atomic PNG writes, data URIs.
 
 Every figure in :mod:`untwine.viz` is drawn with matplotlib's Agg backend (files only, no
 display needed) and written with :func:`save_figure`, which renders into memory and then
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 from pathlib import Path
 
 import matplotlib
@@ -38,6 +39,31 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = 100) -> Path:
     plt.close(fig)
     atomic_write_bytes(path, buf.getvalue())
     return path
+
+
+def save_message(path: str | Path, message: str, size: tuple[float, float] = (6.4, 2.0)) -> Path:
+    """Write a PNG that only says ``message``: drawn where a plot has nothing to show, so a
+    report keeps its layout and says why."""
+    fig, ax = plt.subplots(figsize=size)
+    ax.text(0.5, 0.5, message, ha="center", va="center")
+    ax.set_axis_off()
+    return save_figure(fig, path)
+
+
+def panel_grid(
+    n: int, width: float, height: float, max_columns: int = 3, **options
+) -> tuple[Figure, np.ndarray]:
+    """A figure of ``n`` panels of ``width`` x ``height`` inches, in rows of at most
+    ``max_columns``; the unused cells of the last row are hidden. Returns ``(fig, axes)``
+    with ``axes`` 2-D (rows, columns); ``options`` go to ``plt.subplots`` (``sharex``...)."""
+    columns = min(n, max_columns)
+    rows = math.ceil(n / columns)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(width * columns, height * rows), squeeze=False, **options
+    )
+    for ax in axes.flat[n:]:
+        ax.set_axis_off()
+    return fig, axes
 
 
 def mosaic(grid: np.ndarray, pad: int = 2, fill: float = 1.0) -> np.ndarray:

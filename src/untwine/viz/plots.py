@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from untwine.viz._figure import mosaic, picture_axes, plt, save_figure
-from untwine.viz.latents import LatentSummary
+from untwine.viz._figure import mosaic, panel_grid, picture_axes, plt, save_figure, save_message
+from untwine.viz.latents import LatentSummary, kl_history, random_indices
 
 #: log.jsonl fields that are bookkeeping, not loss terms.
 NOT_TERMS = {"step", "epoch", "images_per_s"}
@@ -36,8 +36,7 @@ def plot_reconstructions(
     """
     if images is None:
         data = run.dataset()
-        idx = np.random.default_rng(seed).choice(len(data), size=min(n, len(data)), replace=False)
-        images = data.images(np.sort(idx))
+        images = data.images(np.sort(random_indices(len(data), n, seed)))
     originals = run.float_images(images)
     recons = run.reconstruct(images)
     picture = mosaic(np.stack([originals, recons]))
@@ -66,17 +65,6 @@ def plot_samples(run, path: str | Path, n: int = 32, columns: int = 8, seed: int
     return save_figure(fig, path)
 
 
-def kl_history(records: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
-    """Steps (T,) and per-dimension KL (T, D) in nats from log records that have ``kl_dims``."""
-    rows = [r for r in records if isinstance(r.get("kl_dims"), list) and "step" in r]
-    if rows:
-        width = len(rows[-1]["kl_dims"])
-        rows = [r for r in rows if len(r["kl_dims"]) == width]
-    if not rows:
-        return np.zeros(0), np.zeros((0, 0))
-    return np.array([r["step"] for r in rows]), np.array([r["kl_dims"] for r in rows], float)
-
-
 def loss_history(records: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Steps (T,) and each scalar loss term's values (T,), NaN where a record lacks it."""
     rows = [r for r in records if "step" in r]
@@ -100,11 +88,9 @@ def plot_kl_over_training(
     """KL(q(z_j|x) || p(z_j)) per latent dimension (nats, batch averages of each log interval)
     against the training step; the legend lists dimensions by their final KL."""
     steps, kl = kl_history(records)
-    fig, ax = plt.subplots(figsize=(6.4, 3.4))
     if len(steps) == 0:
-        ax.text(0.5, 0.5, "no per-dimension KL in log.jsonl", ha="center", va="center")
-        ax.set_axis_off()
-        return save_figure(fig, path)
+        return save_message(path, "no per-dimension KL in log.jsonl", size=(6.4, 3.4))
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
     order = np.argsort(-kl[-1], kind="stable")
     colors = plt.get_cmap("tab20" if kl.shape[1] > 10 else "tab10")
     for rank, d in enumerate(order):
@@ -130,16 +116,8 @@ def plot_losses(records: Sequence[Mapping[str, Any]], path: str | Path, title: s
     axis when its values are positive and span more than a factor of 20."""
     steps, terms = loss_history(records)
     if len(steps) == 0 or not terms:
-        fig, ax = plt.subplots(figsize=(6.4, 2))
-        ax.text(0.5, 0.5, "no log records", ha="center", va="center")
-        ax.set_axis_off()
-        return save_figure(fig, path)
-    n = len(terms)
-    columns = min(n, 3)
-    rows = math.ceil(n / columns)
-    fig, axes = plt.subplots(
-        rows, columns, figsize=(3.2 * columns, 2.3 * rows), squeeze=False, sharex=True
-    )
+        return save_message(path, "no log records")
+    fig, axes = panel_grid(len(terms), 3.2, 2.3, sharex=True)
     for ax, (name, values) in zip(axes.flat, terms.items(), strict=False):
         ax.plot(steps, values, lw=1.4, marker="." if len(steps) < 3 else None)
         finite = values[np.isfinite(values)]
@@ -148,8 +126,6 @@ def plot_losses(records: Sequence[Mapping[str, Any]], path: str | Path, title: s
         ax.set_title(name, fontsize=9)
         ax.grid(alpha=0.3)
         ax.tick_params(labelsize=7)
-    for ax in list(axes.flat)[n:]:
-        ax.set_axis_off()
     for ax in axes[-1]:
         ax.set_xlabel("step", fontsize=8)
     fig.suptitle(title or "loss terms over training (nats per example)", fontsize=10)
@@ -157,20 +133,23 @@ def plot_losses(records: Sequence[Mapping[str, Any]], path: str | Path, title: s
     return save_figure(fig, path)
 
 
+def mutual_info_title(summary: LatentSummary) -> str:
+    """The heat map's title: what it shows and the MIG with its source (metrics.json, or the
+    summary's own sample, so two different values on one page are never unlabelled)."""
+    return f"normalised mutual information\n{summary.mig_headline}".rstrip()
+
+
 def plot_mutual_info(summary: LatentSummary, path: str | Path, title: str = "") -> Path:
     """Heat map of ``I(z_j; v_k) / H(v_k)``: rows are latent dimensions by KL (largest first),
     columns the factors. A disentangled code has one bright cell per column, in its own row;
-    MIG is the mean over columns of the gap between the two brightest cells."""
+    MIG is the mean over columns of the gap between the two brightest cells. The title is
+    :func:`mutual_info_title` unless ``title`` is given."""
     shares = summary.shares
-    fig_h = 1.2 + 0.32 * summary.z_dim
     if shares is None:
-        fig, ax = plt.subplots(figsize=(5, 1.5))
-        ax.text(0.5, 0.5, "no factors: mutual information unavailable", ha="center")
-        ax.set_axis_off()
-        return save_figure(fig, path)
+        return save_message(path, "no factors: mutual information unavailable", size=(5, 1.5))
     order = summary.order
     k = shares.shape[1]
-    fig, ax = plt.subplots(figsize=(1.6 + 0.85 * k, fig_h))
+    fig, ax = plt.subplots(figsize=(1.6 + 0.85 * k, 1.2 + 0.32 * summary.z_dim))
     image = ax.imshow(shares[order], cmap="viridis", vmin=0, vmax=1, aspect="auto")
     for i, d in enumerate(order):
         for j in range(k):
@@ -183,8 +162,7 @@ def plot_mutual_info(summary: LatentSummary, path: str | Path, title: str = "") 
     ax.set_yticklabels([f"z{d} ({summary.kl[d]:.2f})" for d in order], fontsize=7)
     ax.set_ylabel("latent (KL, nats)", fontsize=8)
     fig.colorbar(image, ax=ax, fraction=0.05, pad=0.03, label="I(z; v) / H(v)")
-    headline = f"MIG {summary.mig:.3f}" if summary.mig is not None else ""
-    ax.set_title(title or f"normalised mutual information   {headline}", fontsize=9)
+    ax.set_title(title or mutual_info_title(summary), fontsize=9)
     return save_figure(fig, path)
 
 
@@ -285,14 +263,10 @@ def plot_metrics_vs_hyperparameter(
     ]
     if not drawable:
         return None
-    columns = min(len(drawable), 3)
-    rows = math.ceil(len(drawable) / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(4.0 * columns, 3.0 * rows), squeeze=False)
+    fig, axes = panel_grid(len(drawable), 4.0, 3.0)
     for ax, metric in zip(axes.flat, drawable, strict=False):
         draw_metric_vs_hyperparameter(ax, points, metric, param, group)
         ax.set_title(metric, fontsize=9)
-    for ax in list(axes.flat)[len(drawable) :]:
-        ax.set_axis_off()
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.tight_layout()
     if handles:  # one legend for all panels, outside them on the right

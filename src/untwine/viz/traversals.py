@@ -28,7 +28,7 @@ from PIL import Image, ImageDraw, ImageFont
 from untwine.errors import ConfigError, UntwineError
 from untwine.files import atomic_write_bytes
 from untwine.viz._figure import mosaic, picture_axes, save_figure
-from untwine.viz.latents import FactorMatch, LatentSummary, summarize_latents
+from untwine.viz.latents import FactorMatch, LatentSummary, random_indices, summarize_latents
 
 Mode = Literal["interval", "quantile"]
 
@@ -134,8 +134,7 @@ def compute_traversal(
         seeds = ["prior mean"]
     else:
         if seed_indices is None:
-            rng = np.random.default_rng(seed)
-            seed_indices = rng.choice(len(data), size=min(num_seeds, len(data)), replace=False)
+            seed_indices = random_indices(len(data), num_seeds, seed)
         seed_indices = [int(i) for i in seed_indices]
         base = run.representation(data.images(seed_indices)).astype(np.float32)
         seeds = [f"image {i}" for i in seed_indices]
