@@ -19,7 +19,7 @@ EXPECTED = {
     "factorvae-dsprites": ("factorvae", {"gamma": [10, 20, 30, 40, 50, 100]}),
     "dipvae-i-dsprites": ("dipvae", {"lambda_od": [1, 2, 5, 10, 20, 50]}),
     "dipvae-ii-dsprites": ("dipvae", {"lambda_od": [1, 2, 5, 10, 20, 50]}),
-    "aae-dsprites": ("aae", {"adversarial_scale": [0.25, 0.5, 1, 2, 4]}),
+    "aae-dsprites": ("aae", {"disc_lr": [1e-5, 1e-4, 1e-3]}),
     "ibpvae-dsprites": ("ibpvae", {"alpha": [2, 5, 10, 20]}),
 }
 

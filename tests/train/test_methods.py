@@ -23,7 +23,9 @@ METHODS = {
     "dipvae-i": dict(method="dipvae", dip_type="i", lambda_od=2.0),
     "dipvae-ii": dict(method="dipvae", dip_type="ii", lambda_od=2.0),
     "aae": dict(method="aae", disc_hidden=64),
-    "aae-gaussian": dict(method="aae", encoder="gaussian", prior="uniform", disc_hidden=64),
+    "aae-joint": dict(
+        method="aae", phases="joint", encoder="gaussian", prior="uniform", disc_hidden=64
+    ),
     "ibpvae": dict(method="ibpvae", alpha=5.0, beta=2.0),
 }
 COMMON = dict(batch_size=8, seed=0, lr=1e-3, log_every=4, progress=False, threads=1)
@@ -77,6 +79,8 @@ def test_method_learns_and_resumes_bit_for_bit(tmp_path, name):
     if settings["method"] in ("factorvae", "aae"):  # the discriminator and its Adam are saved
         assert any(k.startswith("s.objective.discriminator.") for k in a)
         assert any(k.startswith("s.aux_optimizers.discriminator.") for k in a)
+    if name == "aae":  # and the encoder's own Adam of the regularisation phase
+        assert any(k.startswith("s.aux_optimizers.encoder.") for k in a)
     different = [k for k in a if not torch.equal(a[k], b[k])]
     assert not different, f"tensors differ after resume: {different[:5]}"
     assert _log(full.path) == _log(resumed.path)
