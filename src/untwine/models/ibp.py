@@ -100,7 +100,8 @@ class IBPPosterior:
 
         log q(Y) - log p(Y) at the drawn Y, both binary Concretes in logit space: the
         posterior's with ``logits`` at ``temperature``, the prior's with logit(pi) at
-        ``prior_temperature`` (Maddison et al. 2017, sec. 3.3's relaxed objective).
+        ``prior_temperature``, both at the image's drawn pi (the relaxed objective of Maddison
+        et al. 2017, with separate temperatures as in the public IBP code).
         """
         prior_logits = ibp_math.logit_from_log(sample.log_pi)
         log_q = ibp_math.concrete_logit_log_prob(sample.mask_logit, sample.logits, temperature)
