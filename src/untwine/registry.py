@@ -97,6 +97,8 @@ METHODS: Registry[type] = Registry(
         "untwine.objectives.tcvae",
         "untwine.objectives.factorvae",
         "untwine.objectives.dipvae",
+        "untwine.objectives.aae",
+        "untwine.objectives.ibpvae",
         "untwine.objectives.iwae",
         "untwine.objectives.vqvae",
         "untwine.objectives.codeprior",
@@ -105,7 +107,12 @@ METHODS: Registry[type] = Registry(
 #: Latent families (``Objective.family`` names one): the model class a method trains.
 MODELS: Registry[type] = Registry(
     "model",
-    builtin=("untwine.models.gaussian", "untwine.models.codebook", "untwine.models.code_prior"),
+    builtin=(
+        "untwine.models.gaussian",
+        "untwine.models.codebook",
+        "untwine.models.code_prior",
+        "untwine.models.ibp",
+    ),
 )
 #: Decoder distributions p(x|z) (``ModelConfig.likelihood`` names one).
 LIKELIHOODS: Registry[type] = Registry("likelihood", builtin=("untwine.models.likelihoods",))

@@ -22,6 +22,8 @@ EXPECTED = {
     "vqvae-dsprites": ("vqvae", {"beta": [0.1, 0.25, 0.5, 1.0, 2.0]}),
     "vqvae-mnist5k": ("vqvae", {"beta": [0.1, 0.25, 0.5, 1.0, 2.0]}),
     "vqvae2-dsprites": ("vqvae2", {"beta": [0.1, 0.25, 0.5, 1.0, 2.0]}),
+    "aae-dsprites": ("aae", {"disc_lr": [1e-5, 1e-4, 1e-3]}),
+    "ibpvae-dsprites": ("ibpvae", {"alpha": [2, 5, 10, 20]}),
 }
 
 
@@ -54,10 +56,25 @@ def test_locatello_settings_and_the_dip_rule():
         assert cfg.method.lambda_d == factor * 20
 
 
+def test_ibpvae_preset_is_the_released_configuration():
+    s = presets.get("ibpvae-dsprites")["settings"]
+    assert (s["z_dim"], s["alpha"], s["batch_size"], s["lr"], s["beta"]) == (
+        10,
+        10.0,
+        512,
+        5e-4,
+        5.0,
+    )
+    assert s["steps"] * s["batch_size"] == 60 * 737_280  # 60 epochs of dSprites
+    assert (s["temperature"], s["prior_temperature"]) == (1.0, 0.5)
+
+
 def test_get_returns_a_copy_and_unknown_names_list_the_known():
     presets.get("betavae-dsprites")["settings"]["beta"] = 99
     assert presets.get("betavae-dsprites")["settings"]["beta"] == 4.0
-    with pytest.raises(ConfigError, match="unknown preset 'nope'; expected one of: annealedvae"):
+    with pytest.raises(
+        ConfigError, match="unknown preset 'nope'; expected one of: aae-dsprites, annealedvae"
+    ):
         presets.get("nope")
 
 

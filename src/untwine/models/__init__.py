@@ -4,14 +4,15 @@ How the pieces fit, and how to add a family, is in :mod:`untwine.models.base`. I
 ``build(family, observation_shape, model_config)`` makes the model an objective asks for
 (``Objective.family``) from the ``MODELS`` registry, with the likelihood ``model_config``
 names (``LIKELIHOODS``). Families: ``"gaussian"`` (:mod:`untwine.models.gaussian`);
-``"codebook"`` and ``"codebook2"`` (VQ-VAE and VQ-VAE-2, :mod:`untwine.models.codebook`).
+``"codebook"`` and ``"codebook2"`` (VQ-VAE and VQ-VAE-2, :mod:`untwine.models.codebook`);
+``"ibp"`` (IBP-VAE, :mod:`untwine.models.ibp`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from untwine.models import gaussian, likelihoods  # noqa: F401  (registration)
+from untwine.models import gaussian, ibp, likelihoods  # noqa: F401  (registration)
 from untwine.models.base import LatentModel
 from untwine.models.gaussian import DiagonalGaussian, GaussianVAE
 from untwine.models.likelihoods import Likelihood

@@ -21,6 +21,8 @@ A model (a :class:`LatentModel`, hence an ``nn.Module``) gives:
   mean; a discrete or IBP family documents its choice here).
 - ``reconstruct(x)``: the mean image decoded from the representation's point of the posterior.
 - ``sample(n, generator)``: ``n`` mean images of latents drawn from the prior.
+- ``usage(x)``: for families whose latent dimensions can be off (IBP), the share of images
+  using each one; None otherwise. Reports show and traverse the active ones.
 
 Families with a density also give ``prior_log_prob(z) -> (N,)``; with the posterior's
 ``log_prob(z)`` and ``log_prob(x, decode(z))`` that is everything an importance-sampled
@@ -60,6 +62,10 @@ if TYPE_CHECKING:
     from untwine.models.likelihoods import Likelihood
 
 
+#: a latent dimension is active when at least this share of images switches it on
+ACTIVE_USAGE = 0.01
+
+
 class LatentModel(nn.Module, ABC):
     """Base class of every model family; see the module docstring for the contract."""
 
@@ -97,6 +103,12 @@ class LatentModel(nn.Module, ABC):
     @abstractmethod
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """``n`` mean images in [0, 1] decoded from latents drawn from the prior."""
+
+    def usage(self, x: Tensor) -> Tensor | None:
+        """Per latent dimension, the share of images ``x`` that switch it on, (D,); None for
+        families whose dimensions are always on (the Gaussian). A dimension is *active* when
+        its usage is at least :data:`ACTIVE_USAGE`; reports traverse only active dimensions."""
+        return None
 
     def log_prob(self, x: Tensor, params: Tensor) -> Tensor:
         """log p(x|z) in nats, summed over all dimensions of an image, (N,)."""

@@ -137,6 +137,19 @@ class Run:
         return torch.cat([self.model.representation(c).cpu() for c in batches]).numpy()
 
     @torch.no_grad()
+    def usage(self, images, batch_size: int = 1024) -> np.ndarray | None:
+        """Per latent dimension, the share of ``images`` that switch it on, (D,) float64, for
+        families whose dimensions can be off (IBP); None otherwise (``LatentModel.usage``)."""
+        total, count = None, 0
+        for chunk in self._float_batches(images, batch_size):
+            u = self.model.usage(chunk)
+            if u is None:
+                return None
+            part = u.double().cpu().numpy() * len(chunk)
+            total, count = (part if total is None else total + part), count + len(chunk)
+        return None if total is None or count == 0 else total / count
+
+    @torch.no_grad()
     def reconstruct(self, images, batch_size: int = 1024) -> np.ndarray:
         """Mean reconstructions in [0, 1], float32 (the model's ``reconstruct``: for the
         Gaussian family, the decoded posterior means)."""

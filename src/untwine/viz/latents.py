@@ -7,7 +7,8 @@ holds from it (the MIG result's mutual information, the ELBO result's KL per dim
 page that shows both the metrics table and the pictures shows one value per metric.
 
 Mutual information is the discrete, plug-in estimate of the benchmark MIG (Chen et al. 2018,
-as computed by Locatello et al. 2019): each dimension's posterior means cut into 20
+as computed by Locatello et al. 2019): each dimension's codes (the representation the metrics
+score; the Gaussian family's posterior means) cut into 20
 equal-width bins, in nats, from :func:`untwine.metrics.mig`. A dimension's *best factor* is
 the one it holds the largest share of, ``I(z_j; v_k) / H(v_k)``; its *gap* is that share minus
 the largest share any other dimension holds about the same factor — for the dimension that
@@ -27,6 +28,7 @@ import torch
 from untwine.data import GroundTruthData
 from untwine.errors import UntwineError
 from untwine.metrics import mig
+from untwine.models.base import ACTIVE_USAGE
 from untwine.models.gaussian import kl_standard_normal
 
 #: Below this share of a factor's entropy a dimension is reported as explaining no factor:
@@ -77,7 +79,10 @@ class LatentSummary:
     """A sample of a run's posteriors and what they say about each latent dimension.
 
     ``mu``/``logvar`` are (N, D) posterior parameters of ``indices`` (N,) of the dataset,
-    ``factors`` their (N, K) factor indices (None when the dataset is unavailable). ``kl`` is
+    ``codes`` their representation (N, D), what the metrics score (the Gaussian family: ``mu``;
+    defaults to ``mu``), ``factors`` their (N, K) factor indices (None when the dataset is
+    unavailable). ``usage`` (D,) is the share of the images using each dimension, for
+    families whose dimensions can be off (IBP; None otherwise). ``kl`` is
     the average KL per dimension (D,) in nats. ``mutual_info`` (D, K) in nats and
     ``factor_entropy`` (K,) in nats come from the discrete MIG estimator; ``mig`` is its
     headline value (None without factors). ``source`` describes the sample; ``kl_source`` and
@@ -98,15 +103,33 @@ class LatentSummary:
     source: str = ""
     kl_source: str = ""
     mi_source: str = ""
+    codes: np.ndarray | None = None
+    usage: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.codes is None:
+            self.codes = self.mu
 
     @property
     def z_dim(self) -> int:
         return int(self.kl.shape[0])
 
     @property
+    def active(self) -> np.ndarray | None:
+        """The active dimensions (usage at least ``ACTIVE_USAGE``), most used first; None
+        when the family's dimensions are always on."""
+        if self.usage is None:
+            return None
+        ranked = np.argsort(-self.usage, kind="stable")
+        return ranked[self.usage[ranked] >= ACTIVE_USAGE]
+
+    @property
     def order(self) -> np.ndarray:
-        """Dimensions by average KL, most informative first."""
-        return kl_order(self.kl)
+        """The dimensions to show: by average KL, most informative first; where the family
+        switches dimensions off, only the active ones, most used first (all, by KL, when
+        none is active)."""
+        active = self.active
+        return active if active is not None and active.size else kl_order(self.kl)
 
     @property
     def mig_headline(self) -> str:
@@ -143,7 +166,7 @@ class LatentSummary:
     def quantiles(self, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
         """Per-dimension ``low`` and ``high`` quantiles (D,) of the posterior means: the range
         the aggregate posterior actually covers."""
-        lo, hi = np.quantile(self.mu, [low, high], axis=0)
+        lo, hi = np.quantile(self.codes, [low, high], axis=0)
         return lo.astype(np.float32), hi.astype(np.float32)
 
 
@@ -187,7 +210,9 @@ def summarize_latents(
         metrics = recorded_metrics(run)
     indices = np.sort(random_indices(len(data), num_points, seed))
     n = len(indices)
-    mu, logvar = run.encode(data.images(indices))
+    images = data.images(indices)
+    mu, logvar = run.encode(images)
+    codes = run.representation(images)
     factors = data.factors_of(indices)
     sample = f"on a sample of {n:,} images, seed {seed}"
     summary = LatentSummary(
@@ -200,6 +225,8 @@ def summarize_latents(
         source=f"{n} images of {data.name} (seed {seed})",
         kl_source=sample,
         mi_source=sample,
+        codes=codes,
+        usage=run.usage(images),
     )
     kl = _kl_from_metrics(metrics.get("elbo"), summary.z_dim)
     if kl is not None:
@@ -211,9 +238,9 @@ def summarize_latents(
         return summary
     # Factors with a single value carry no information; MIG rejects them, so drop them here.
     varying = [k for k in range(factors.shape[1]) if np.unique(factors[:, k]).size > 1]
-    if mu.shape[1] >= 2 and varying:
-        result = mig(mu, factors[:, varying], num_bins=num_bins)
-        mi = np.zeros((mu.shape[1], factors.shape[1]))
+    if codes.shape[1] >= 2 and varying:
+        result = mig(codes, factors[:, varying], num_bins=num_bins)
+        mi = np.zeros((codes.shape[1], factors.shape[1]))
         mi[:, varying] = np.asarray(result["mutual_info"])
         entropy = np.zeros(factors.shape[1])
         entropy[varying] = result["factor_entropy"]

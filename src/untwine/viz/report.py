@@ -36,6 +36,7 @@ import jinja2
 
 import untwine
 from untwine.files import atomic_write_text
+from untwine.models.base import ACTIVE_USAGE
 from untwine.viz._figure import data_uri
 from untwine.viz.latents import FROM_METRICS, LatentSummary, summarize_latents
 from untwine.viz.plots import (
@@ -203,6 +204,9 @@ def write_run_report(
             _attempt("Traversals", lambda: _traversal_section(run, summary(), seed, traversal))
         )
         sections.append(_attempt("Mutual information", lambda: _mi_section(run, summary())))
+        usage = _attempt("Feature usage", lambda: _usage_section(summary()))
+        if usage is not None:
+            sections.append(usage)
         sections.append(_attempt("Reconstructions and samples", lambda: _model_pictures(run, seed)))
     sections.append(_attempt("Likelihood", lambda: _likelihood_section(run_dir)))
     sections.append(_attempt("Training", lambda: _training_section(run_dir, run)))
@@ -258,7 +262,7 @@ def _kl_words(summary: LatentSummary) -> str:
 def _traversal_section(run, summary: LatentSummary, seed: int, options: dict | None) -> Section:
     png, gif, trav = draw_traversals(run, summary=summary, **{"seed": seed, **(options or {})})
     where = (
-        "between the 5% and 95% quantiles of each dimension's posterior means"
+        "between the 5% and 95% quantiles of each dimension's codes"
         if trav.mode == "quantile"
         else f"over [{trav.values.min():+.1f}, {trav.values.max():+.1f}]"
     )
@@ -268,9 +272,16 @@ def _traversal_section(run, summary: LatentSummary, seed: int, options: dict | N
         else " Shares and gaps use the mutual information of the heat map below "
         f"({summary.mig_headline})."
     )
+    active = summary.active
+    rows = (
+        "rows: the active features, most used first (see Feature usage)"
+        if active is not None and active.size
+        else f"rows by {_kl_words(summary)}, largest first"
+    )
     caption = (
         f"Each row varies one latent dimension {where} with the others at the seed's "
-        f"posterior mean; rows by {_kl_words(summary)}, largest first. Labels: the factor a "
+        f"code (the representation; for the Gaussian family the posterior mean); {rows}. "
+        "Labels: the factor a "
         "dimension explains best, its share I(z;v)/H(v) of the factor's entropy, and its MIG "
         f"gap (negative: another dimension explains that factor better).{mi} "
         f"Quantiles of {summary.source}."
@@ -312,6 +323,24 @@ def _mi_section(run, summary: LatentSummary) -> Section:
     )
     title = mutual_info_title(summary).replace("\n", ", ")
     return Section("Mutual information", figures=[Figure.of(path, caption, alt=title)])
+
+
+def _usage_section(summary: LatentSummary) -> Section | None:
+    """Per latent dimension, the share of images that switch it on; None for families whose
+    dimensions are always on."""
+    if summary.usage is None:
+        return None
+    active = summary.active
+    shares = ", ".join(f"{d}: {u:.3f}" for d, u in enumerate(summary.usage))
+    return Section(
+        "Feature usage",
+        notes=[
+            f"{len(active)} of {len(summary.usage)} features active (on for at least "
+            f"{ACTIVE_USAGE:.0%} of images; the traversals show these, most used first), "
+            f"{summary.source}.",
+            f"Share of images with the feature on, per feature: {shares}.",
+        ],
+    )
 
 
 def _model_pictures(run, seed: int) -> Section:

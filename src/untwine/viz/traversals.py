@@ -1,10 +1,12 @@
 """Latent traversals: a PNG grid and an animated GIF (Higgins et al. 2017, fig. 7 style).
 
 A traversal varies one latent dimension at a time while the others stay at a base code — a
-seed image's posterior mean, or the prior mean (zero) — and decodes each point. One row per
-dimension, rows ordered by the dimension's average KL (informative dimensions first,
-collapsed ones last), each row labelled with that KL and, when the dataset has factors, the
-factor the dimension explains best with its share of the factor's entropy and its MIG gap
+seed image's code (the model's representation: the Gaussian posterior mean), or the prior
+mean (zero) — and decodes each point. One row per dimension, rows ordered by the dimension's
+average KL (informative dimensions first, collapsed ones last); for families whose dimensions
+can be off (IBP), one row per active dimension, most used first. Each row is labelled
+with that KL and, when the dataset has factors, the factor the dimension explains best with
+its share of the factor's entropy and its MIG gap
 (see :mod:`untwine.viz.latents`).
 
 The range of a row is either a fixed ``interval`` of the latent value (``[-limit, limit]``,
@@ -98,7 +100,8 @@ def compute_traversal(
     num_values: int = 9,
     seed: int = 0,
 ) -> Traversal:
-    """Traverse every latent dimension of ``run`` (rows ordered by average KL, largest first).
+    """Traverse the latent dimensions of ``run`` in ``summary.order`` (by average KL, largest
+    first; only the active ones, most used first, where the family switches them off).
 
     Args:
         run: a :class:`untwine.Run` (anything with ``encode``, ``decode``, ``dataset``).
@@ -133,7 +136,7 @@ def compute_traversal(
         if seed_indices is None:
             seed_indices = random_indices(len(data), num_seeds, seed)
         seed_indices = [int(i) for i in seed_indices]
-        base = run.encode(data.images(seed_indices))[0].astype(np.float32)
+        base = run.representation(data.images(seed_indices)).astype(np.float32)
         seeds = [f"image {i}" for i in seed_indices]
 
     dims = summary.order
