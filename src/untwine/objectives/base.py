@@ -138,7 +138,8 @@ class Objective(nn.Module):
         for part in parts:
             loss = self(model, part, step, generator).terms["loss"]
             # gradients of the encoder only: the decoder's stay untouched for the step's own
-            for w, g in zip(weights, torch.autograd.grad(loss, weights, allow_unused=True)):
+            grads = torch.autograd.grad(loss, weights, allow_unused=True)
+            for w, g in zip(weights, grads, strict=True):
                 w.grad = g
             self.optimizers["encoder"].step()
             losses.append(loss.detach())
