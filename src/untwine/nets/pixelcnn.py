@@ -21,9 +21,10 @@ first layer, whose residual would leak the current input) and skip connections s
 output head.
 
 Receptive field: a layer whose kernel reaches n = k // 2 positions widens what the output sees
-by n rows up and n columns left (and right, in the rows above); the first layer alone already
-sees the row above and the position to the left. With per-layer reaches n_1..n_L the output at
-(i, j) sees R = 1 + sum n_l rows above and R columns to its left, and nothing further.
+by n rows up and n columns left (and to either side, in the rows above); the first layer alone
+already sees the pixel above and the one to the left. With per-layer reaches n_1..n_L the
+output at (i, j) sees R = 1 + sum n_l rows above (R - 1 columns to either side of j) and R
+columns to its left in row i, and nothing further.
 ``receptive_field=R`` restricts a network to that R (each layer takes what is left of it, up
 to k // 2; later layers become 1x1) while keeping its depth: the Variational Lossy
 Autoencoder's (Chen et al. 2017) local decoder, which must leave global structure to z.
