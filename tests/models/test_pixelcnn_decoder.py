@@ -168,7 +168,7 @@ def test_index_code_mi_is_the_elbo_decomposition_s():
     t = torch.from_numpy
     ours = index_code_mi(t(mu), t(logvar), t(z), block=64).item()
     theirs = elbo_decomposition(mu, logvar, num_samples=300, seed=7)["index_code_mi"]
-    assert ours == pytest.approx(theirs, abs=1e-9)
+    assert ours == pytest.approx(theirs, abs=1e-6)  # theirs: float32 blocks
     # a collapsed posterior (every q(z|x) the prior) carries no information
     zero = torch.zeros(300, 4, dtype=torch.float64)
     assert abs(index_code_mi(zero, zero, t(z))) < 1e-12
