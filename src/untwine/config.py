@@ -21,6 +21,7 @@ from pydantic import (
     SerializeAsAny,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from untwine.errors import ConfigError
@@ -40,8 +41,10 @@ class DatasetConfig(Strict):
 
 
 class ModelConfig(Strict):
-    """The model's settings. ``network`` is the Gaussian family's encoder/decoder pair; the
-    codebook family (VQ-VAE) reads ``z_dim`` as the dimension of each code and the settings
+    """The model's settings. ``network`` is the Gaussian family's encoder/decoder pair;
+    ``decoder: pixelcnn`` puts a gated PixelCNN over the image on top of that decoder, which
+    then gives its conditioning map (the ``decoder_*`` settings, :mod:`untwine.models.gaussian`);
+    the codebook family (VQ-VAE) reads ``z_dim`` as the dimension of each code and the settings
     from ``codebook_size`` to ``res_blocks`` (:mod:`untwine.models.codebook`); a PixelCNN
     prior over its codes, ``codebook_size`` and the ``prior_*`` settings."""
 
@@ -61,13 +64,38 @@ class ModelConfig(Strict):
     prior_channels: int = Field(64, ge=1, description="channels of a PixelCNN prior over codes")
     prior_layers: int = Field(8, ge=1, description="gated layers of a PixelCNN prior")
     prior_kernel: int = Field(5, ge=3, description="odd kernel size of a PixelCNN prior")
+    decoder: Literal["conv", "pixelcnn"] = Field(
+        "conv", description="conv: the network's decoder; pixelcnn: autoregressive over pixels"
+    )
+    decoder_channels: int = Field(32, ge=1, description="channels of a PixelCNN decoder")
+    decoder_layers: int = Field(5, ge=1, description="gated layers of a PixelCNN decoder")
+    decoder_kernel: int = Field(5, ge=1, description="odd kernel size of a PixelCNN decoder")
+    decoder_receptive_field: int | None = Field(
+        None, ge=1, description="rows up / columns left a PixelCNN decoder sees; None: all"
+    )
+    decoder_dropout: float = Field(
+        0.0, ge=0, lt=1, description="share of a PixelCNN decoder's input pixels hidden"
+    )
+    decoder_cond_channels: int = Field(
+        4, ge=1, description="channels of the map of z conditioning a PixelCNN decoder"
+    )
 
-    @field_validator("prior_kernel")
+    @field_validator("prior_kernel", "decoder_kernel")
     @classmethod
     def _odd(cls, k: int) -> int:
         if k % 2 != 1:
             raise ValueError("must be odd")
         return k
+
+    @model_validator(mode="after")
+    def _reachable(self) -> ModelConfig:
+        reach = 1 + self.decoder_layers * (self.decoder_kernel // 2)
+        if self.decoder_receptive_field is not None and self.decoder_receptive_field > reach:
+            raise ValueError(
+                f"decoder_receptive_field {self.decoder_receptive_field} is more than "
+                f"{self.decoder_layers} layers of kernel {self.decoder_kernel} reach ({reach})"
+            )
+        return self
 
     @field_validator("network")
     @classmethod
@@ -102,11 +130,18 @@ class MethodConfig(Strict):
     steps (Bowman et al. 2016; Sonderby et al. 2016); 0 disables it.
     ``free_bits``: a floor in nats on each latent dimension's batch-averaged KL
     (Kingma et al. 2016, eq. 15); 0 disables it.
+    ``encoder_steps``: aggressive inference (He et al. 2019): n encoder updates per model
+    update, n - 1 of them encoder-only on further batches; 1 disables it.
+    ``aggressive_check_every``: their stopping rule: every this many steps, end the aggressive
+    phase once the mean minibatch I(x; z) over the last window is no higher than over the
+    window before; 0 keeps it on for the whole run.
     """
 
     name: str
     kl_warmup_steps: int = Field(0, ge=0)
     free_bits: float = Field(0.0, ge=0)
+    encoder_steps: int = Field(1, ge=1)
+    aggressive_check_every: int = Field(0, ge=0)
 
 
 class TrainConfig(Strict):

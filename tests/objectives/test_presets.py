@@ -111,6 +111,8 @@ def test_cli_preset_supplies_method_and_steps(tmp_path):
         "name": "dipvae",
         "kl_warmup_steps": 0,
         "free_bits": 0.0,
+        "encoder_steps": 1,
+        "aggressive_check_every": 0,
         "dip_type": "ii",
         "lambda_od": 3.0,
         "lambda_d": 3.0,

@@ -4,7 +4,12 @@
 
     {"log_px": L_5000 (nats, mean over examples), "stderr": its standard error over examples,
      "elbo": L_1, "bounds": {"1": L_1, "5": L_5, "50": L_50, ..., "5000": L_5000},
-     "bits_per_dim": ..., "k": 5000, "n": examples, "active_units": ..., "kl_per_dim": [...]}
+     "bits_per_dim": ..., "k": 5000, "n": examples, "active_units": ..., "kl": ...,
+     "mutual_information": I(x; z), "kl_per_dim": [...]}
+
+The collapse diagnostics beside log p(x): active units (Burda et al. 2015), the mean KL and
+I(x; z) under the aggregate posterior of the evaluated images (the index-code MI of Chen et
+al. 2018; at most log n). A collapsed posterior has all three near 0.
 
 One code path serves every model with a density: it uses only the posterior's samples and
 log-density, the prior's log-density and the decoder's log-likelihood
@@ -28,6 +33,7 @@ from untwine.errors import ConfigError
 from untwine.likelihood.bits import bits_per_dim, uniform_dequantise
 from untwine.likelihood.importance import bound, log_mean_exp, log_weights
 from untwine.models import density as _model
+from untwine.models.gaussian import index_code_mi
 
 __all__ = [
     "active_units",
@@ -47,6 +53,12 @@ def active_units(means: np.ndarray | torch.Tensor, threshold: float = ACTIVE_THR
     """Number of latent dimensions whose posterior mean varies across examples (N, D)."""
     m = torch.as_tensor(means, dtype=torch.float64)
     return int((m.var(dim=0, unbiased=True) > threshold).sum())
+
+
+def _cpu_generator(seed: int) -> torch.Generator:
+    g = torch.Generator()
+    g.manual_seed(seed)
+    return g
 
 
 def _report_ks(k: int) -> list[int]:
@@ -88,7 +100,7 @@ def estimate_model(
     gen.manual_seed(seed)
     ks = _report_ks(k)
     per_k: dict[int, list[torch.Tensor]] = {j: [] for j in ks}
-    means, kls = [], []
+    means, logvars, kls = [], [], []
     t0 = time.perf_counter()
     for xb in x_all.split(batch_size):
         xb = xb.to(device)
@@ -98,6 +110,7 @@ def estimate_model(
             per_k[j].append(bound(lw, j))
         posterior = model.encode(x)
         means.append(_model.posterior_mean(posterior).cpu())
+        logvars.append(posterior.logvar.cpu())
         kls.append(_model.kl_per_dim(posterior).sum(0).cpu())
     seconds = time.perf_counter() - t0
     values = {j: torch.cat(v).double().cpu() for j, v in per_k.items()}
@@ -107,6 +120,9 @@ def estimate_model(
     if continuous or model_levels == levels:
         bpd = float(bits_per_dim(log_px.mean().item(), dims, levels if continuous else None))
     kl_dims = (torch.stack(kls).sum(0) / n).tolist()
+    mu, logvar = torch.cat(means).double(), torch.cat(logvars).double()
+    z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=_cpu_generator(seed))
+    mi = index_code_mi(mu, logvar, z).item()
     return {
         "log_px": log_px.mean().item(),
         "stderr": (log_px.std().item() / math.sqrt(n)) if n > 1 else float("nan"),
@@ -119,6 +135,7 @@ def estimate_model(
         "dequantised": continuous,
         "active_units": active_units(torch.cat(means)),
         "kl": float(sum(kl_dims)),
+        "mutual_information": mi,
         "kl_per_dim": kl_dims,
         "seconds": seconds,
     }
@@ -214,6 +231,7 @@ def estimate_code_bound(
         "dequantised": continuous,
         "active_units": None,
         "kl": None,
+        "mutual_information": None,
         "kl_per_dim": [],
         "seconds": time.perf_counter() - t0,
     }
@@ -269,7 +287,7 @@ def format_table(results: list[dict[str, Any]]) -> str:
     results = [r for r in results if "error" not in r]
     ks = sorted({int(j) for r in results for j in r["bounds"]})
     head = ["run", "log p(x)", "+-", "ELBO", *[f"L_{j}" for j in ks if j not in (1,)]]
-    head += ["bits/dim", "active", "KL", "n"]
+    head += ["bits/dim", "active", "KL", "I(x;z)", "n"]
     rows = [head]
     for r in results:
         bpd = "-" if r["bits_per_dim"] is None else f"{r['bits_per_dim']:.4f}"
@@ -287,6 +305,7 @@ def format_table(results: list[dict[str, Any]]) -> str:
                 bpd,
                 "-" if r["active_units"] is None else f"{r['active_units']}/{len(r['kl_per_dim'])}",
                 "-" if r["kl"] is None else f"{r['kl']:.2f}",
+                "-" if r.get("mutual_information") is None else f"{r['mutual_information']:.2f}",
                 str(r["n"]),
             ]
         )

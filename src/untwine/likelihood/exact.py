@@ -135,6 +135,9 @@ class LinearGaussianVAE(nn.Module):
         s2 = torch.exp(2 * self.log_sigma)
         return -0.5 * (((x - params) ** 2) / s2 + LOG_2PI + 2 * self.log_sigma).sum(-1)
 
+    def log_prob_x_given_z(self, x: Tensor, z: Tensor, generator=None) -> Tensor:
+        return self.log_prob(x, self.decode(z))
+
     def prior_log_prob(self, z: Tensor) -> Tensor:
         return log_standard_normal(z).sum(-1)
 

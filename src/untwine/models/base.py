@@ -17,6 +17,12 @@ A model (a :class:`LatentModel`, hence an ``nn.Module``) gives:
 - ``log_prob(x, params) -> (N,)``: log p(x|z) in nats, summed over dimensions, and
   ``mean(params)``: the mean image in [0, 1]. Both come from ``self.likelihood``
   (:mod:`untwine.models.likelihoods`), which every family shares.
+- ``log_prob_x_given_z(x, z, generator) -> (N,)``: log p(x|z) in nats for images ``x`` and
+  latents ``z``: what training and the density estimators call. By default
+  ``log_prob(x, decode(z))``; an autoregressive decoder (the Gaussian family's PixelCNN)
+  overrides it, because its parameters for pixel i depend on the pixels before i (teacher
+  forcing: all of them at once, from ``x``). ``generator`` draws any training-time noise of
+  the decoder (dropout), so that resumed runs repeat it.
 - ``representation(x) -> (N, D)``: the float codes the metrics score (Gaussian: the posterior
   mean; a discrete or IBP family documents its choice here).
 - ``reconstruct(x)``: the mean image decoded from the representation's point of the posterior.
@@ -25,7 +31,7 @@ A model (a :class:`LatentModel`, hence an ``nn.Module``) gives:
   using each one; None otherwise. Reports show and traverse the active ones.
 
 Families with a density also give ``prior_log_prob(z) -> (N,)``; with the posterior's
-``log_prob(z)`` and ``log_prob(x, decode(z))`` that is everything an importance-sampled
+``log_prob(z)`` and ``log_prob_x_given_z(x, z)`` that is everything an importance-sampled
 log p(x) needs (log p(x) ~ logsumexp_k [log p(x|z_k) + log p(z_k) - log q(z_k|x)] - log K,
 Burda et al. 2016), one code path for all families with a density. No ``log_px`` exists yet.
 
@@ -113,6 +119,14 @@ class LatentModel(nn.Module, ABC):
     def log_prob(self, x: Tensor, params: Tensor) -> Tensor:
         """log p(x|z) in nats, summed over all dimensions of an image, (N,)."""
         return self.likelihood.log_prob(x, params)
+
+    def log_prob_x_given_z(
+        self, x: Tensor, z: Tensor, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """log p(x|z) in nats, summed over all dimensions of an image, (N,), for images ``x``
+        and latents ``z`` (one per image). A decoder whose parameters depend on x itself
+        (autoregressive) overrides this; ``generator`` draws its training-time noise."""
+        return self.log_prob(x, self.decode(z))
 
     def mean(self, params: Tensor) -> Tensor:
         """The likelihood's mean image in [0, 1] for decoder output ``params``."""

@@ -2,7 +2,8 @@
 
 They use only the model contract of :mod:`untwine.models.base`: the posterior q(z|x) from
 ``model.encode`` (its reparameterised samples, ``log_prob`` and ``kl_per_dim``), the prior's
-``prior_log_prob`` (families with a density define it) and the decoder's ``log_prob(x, params)``.
+``prior_log_prob`` (families with a density define it) and the decoder's
+``log_prob_x_given_z(x, z)`` (teacher-forced for an autoregressive decoder).
 Every function takes k samples per example at once: z has shape (k, N, D).
 """
 
@@ -16,7 +17,8 @@ from torch import Tensor, nn
 
 def has_density(model: nn.Module) -> bool:
     """Whether the model defines log p(x) = log E_p(z)[p(x|z)] (it has a prior density)."""
-    return all(hasattr(model, a) for a in ("encode", "decode", "log_prob", "prior_log_prob"))
+    needed = ("encode", "log_prob_x_given_z", "prior_log_prob")
+    return all(hasattr(model, a) for a in needed)
 
 
 def draw(posterior, k: int, generator: torch.Generator | None) -> Tensor:
@@ -43,9 +45,8 @@ def log_prior(model: nn.Module, z: Tensor) -> Tensor:
 def log_likelihood(model: nn.Module, x: Tensor, z: Tensor) -> Tensor:
     """log p(x|z) in nats summed over x's dimensions, (k, N), for z of shape (k, N, D)."""
     k, n = z.shape[:2]
-    params = model.decode(z.reshape(k * n, *z.shape[2:]))
     xs = x.unsqueeze(0).expand(k, *x.shape).reshape(k * n, *x.shape[1:])
-    return model.log_prob(xs, params).view(k, n)
+    return model.log_prob_x_given_z(xs, z.reshape(k * n, *z.shape[2:])).view(k, n)
 
 
 def posterior_mean(posterior) -> Tensor:

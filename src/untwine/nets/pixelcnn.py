@@ -19,6 +19,15 @@ as the input, or a global vector (N, C_c) broadcast over positions, both through
 convolution (a vector is a 1x1 map). The horizontal stack has residual connections (after the
 first layer, whose residual would leak the current input) and skip connections summed into the
 output head.
+
+Receptive field: a layer whose kernel reaches n = k // 2 positions widens what the output sees
+by n rows up and n columns left (and to either side, in the rows above); the first layer alone
+already sees the pixel above and the one to the left. With per-layer reaches n_1..n_L the
+output at (i, j) sees R = 1 + sum n_l rows above (R - 1 columns to either side of j) and R
+columns to its left in row i, and nothing further.
+``receptive_field=R`` restricts a network to that R (each layer takes what is left of it, up
+to k // 2; later layers become 1x1) while keeping its depth: the Variational Lossy
+Autoencoder's (Chen et al. 2017) local decoder, which must leave global structure to z.
 """
 
 from __future__ import annotations
@@ -79,11 +88,33 @@ class GatedLayer(nn.Module):
         return v_new, h_new, skip
 
 
+def layer_reaches(layers: int, kernel_size: int, receptive_field: int | None) -> list[int]:
+    """How many positions each of ``layers`` layers reaches (kernel 2n + 1) so that the network
+    sees ``receptive_field`` rows up and columns left: greedily up to ``kernel_size // 2`` per
+    layer, then 1x1 layers. None: every layer reaches ``kernel_size // 2``."""
+    n = kernel_size // 2
+    if receptive_field is None:
+        return [n] * layers
+    if receptive_field < 1:
+        raise ValueError(f"receptive_field must be >= 1 (got {receptive_field})")
+    if receptive_field > 1 + layers * n:
+        raise ValueError(
+            f"receptive_field {receptive_field} needs more than {layers} layers of kernel "
+            f"{kernel_size} (at most {1 + layers * n})"
+        )
+    left, out = receptive_field - 1, []
+    for _ in range(layers):
+        out.append(min(n, left))
+        left -= out[-1]
+    return out
+
+
 class GatedPixelCNN(nn.Module):
     """Maps an input map (N, in_channels, H, W) to outputs (N, out_channels, H, W) whose value
     at each position depends only on earlier positions' inputs (raster order) and on ``cond``.
 
-    ``cond_channels`` > 0 adds a conditioning input (see the module docstring).
+    ``cond_channels`` > 0 adds a conditioning input; ``receptive_field`` (R >= 1) limits how
+    far back the output sees (see the module docstring; None: as far as the layers reach).
     """
 
     def __init__(
@@ -94,14 +125,18 @@ class GatedPixelCNN(nn.Module):
         layers: int = 8,
         kernel_size: int = 5,
         cond_channels: int = 0,
+        receptive_field: int | None = None,
     ) -> None:
         super().__init__()
         if kernel_size % 2 != 1:
             raise ValueError("kernel_size must be odd")
         self.cond_channels = cond_channels
         self.inp = nn.Conv2d(in_channels, channels, 1)  # per position: causal
+        reaches = layer_reaches(layers, kernel_size, receptive_field)
+        self.receptive_field = 1 + sum(reaches)
         self.layers = nn.ModuleList(
-            GatedLayer(channels, kernel_size, cond_channels, first=(i == 0)) for i in range(layers)
+            GatedLayer(channels, 2 * n + 1, cond_channels, first=(i == 0))
+            for i, n in enumerate(reaches)
         )
         self.head = nn.Sequential(
             nn.ReLU(),

@@ -12,6 +12,16 @@ that model from :data:`untwine.models.MODELS`). One training step is, in this or
 objective's :meth:`Objective.update` needs from that forward pass (FactorVAE: the detached
 codes for its discriminator), passed back by the loop explicitly, so no state is kept between
 the two calls. Auxiliary optimizers live in ``self.optimizers`` and the loop checkpoints them.
+
+Aggressive inference (He et al. 2019, "Lagging Inference Networks and Posterior Collapse in
+Variational Autoencoders", algorithm 1), ``encoder_steps = n > 1``: each step draws n parts of
+a batch; before the step above, :meth:`Objective.train_encoder` takes n - 1 encoder-only
+updates (its own Adam, ``optimizers["encoder"]``) on parts 2..n with the objective's own loss,
+and the step above runs on part 1. So the encoder is updated n times per decoder update (the
+last update joint, where He et al. freeze the encoder: here the loop's one optimizer steps
+the whole model). Their stopping rule (``aggressive_check_every``) ends the phase when the
+minibatch estimate of I(x; z) stops rising; the phase flag and the estimate's window are
+buffers of the objective, so they are checkpointed and a resumed run repeats them.
 """
 
 from __future__ import annotations
@@ -23,7 +33,9 @@ import torch
 from torch import Tensor, nn
 
 from untwine.config import MethodConfig, OptimConfig
+from untwine.errors import ConfigError
 from untwine.models import DiagonalGaussian, GaussianVAE, LatentModel
+from untwine.models.gaussian import index_code_mi
 
 
 @dataclass
@@ -50,7 +62,7 @@ def forward_pass(model: GaussianVAE, x: Tensor, generator: torch.Generator | Non
     """Encode ``x``, draw one z per image, decode: the terms of the ELBO (Kingma & Welling 2014)."""
     posterior = model.encode(x)
     z = posterior.rsample(generator)
-    recon = -model.log_prob(x, model.decode(z))
+    recon = -model.log_prob_x_given_z(x, z, generator)
     return ForwardPass(posterior, z, recon, posterior.kl_per_dim())
 
 
@@ -70,6 +82,8 @@ class Objective(nn.Module):
         self.params = params
         self.dataset_size = dataset_size
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        if params.encoder_steps > 1:
+            self._setup_aggressive(model, optim)
 
     def forward(
         self, model: LatentModel, x: Tensor, step: int, generator: torch.Generator | None = None
@@ -87,6 +101,70 @@ class Objective(nn.Module):
         return {}
 
     # -- shared remedies for posterior collapse ---------------------------------------
+    def _setup_aggressive(self, model: LatentModel, optim: OptimConfig) -> None:
+        if not isinstance(getattr(model, "encoder", None), nn.Module):
+            raise ConfigError(
+                f"method.encoder_steps: a {model.family!r} model has no encoder to update "
+                f"aggressively (got {self.params.encoder_steps}; expected 1)"
+            )
+        # n independent batches' worth per step: part 1 for the step, the rest for the encoder
+        self.batches_per_step = type(self).batches_per_step * self.params.encoder_steps
+        self.optimizers["encoder"] = torch.optim.Adam(
+            model.encoder.parameters(),
+            lr=optim.lr,
+            betas=(optim.adam_beta1, optim.adam_beta2),
+            eps=optim.eps,
+        )
+        self.register_buffer("aggressive", torch.tensor(True))
+        # the stopping rule's running window: sum and count of minibatch I(x; z), and the
+        # previous window's mean
+        self.register_buffer("mi_window", torch.zeros(2, dtype=torch.float64))
+        self.register_buffer("mi_previous", torch.tensor(float("-inf"), dtype=torch.float64))
+
+    def train_encoder(
+        self, model: LatentModel, batch: Tensor, step: int, generator: torch.Generator | None
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """Aggressive inference's encoder-only updates (see the module docstring) on all but
+        the first of the ``encoder_steps`` parts of ``batch``; returns the first part, for the
+        step's own forward, and terms to log. With ``encoder_steps = 1``: (batch, {})."""
+        n = self.params.encoder_steps
+        if n == 1:
+            return batch, {}
+        x, *parts = batch.chunk(n)
+        if not bool(self.aggressive):
+            return x, {"aggressive": batch.new_tensor(0.0)}
+        weights = list(model.encoder.parameters())
+        losses = []
+        for part in parts:
+            loss = self(model, part, step, generator).terms["loss"]
+            # gradients of the encoder only: the decoder's stay untouched for the step's own
+            grads = torch.autograd.grad(loss, weights, allow_unused=True)
+            for w, g in zip(weights, grads, strict=True):
+                w.grad = g
+            self.optimizers["encoder"].step()
+            losses.append(loss.detach())
+        terms = {"aggressive": batch.new_tensor(1.0), "encoder_loss": torch.stack(losses).mean()}
+        if self.params.aggressive_check_every:
+            terms["mi"] = self._watch_mi(model, torch.cat(parts), step, generator)
+        return x, terms
+
+    @torch.no_grad()
+    def _watch_mi(
+        self, model: LatentModel, x: Tensor, step: int, generator: torch.Generator | None
+    ) -> Tensor:
+        """He et al.'s stopping rule: the minibatch I(x; z) (aggregate posterior over ``x``)
+        averaged over windows of ``aggressive_check_every`` steps; the aggressive phase ends
+        when a window's mean is no higher than the one before. Returns the estimate."""
+        post = model.encode(x)
+        mi = index_code_mi(post.mu, post.logvar, post.rsample(generator))
+        self.mi_window += torch.stack([mi.double(), mi.new_tensor(1.0, dtype=torch.float64)])
+        if (step + 1) % self.params.aggressive_check_every == 0:
+            mean = self.mi_window[0] / self.mi_window[1]
+            self.aggressive.copy_(mean > self.mi_previous)
+            self.mi_previous.copy_(mean)
+            self.mi_window.zero_()
+        return mi.detach()
+
     def warmup(self, step: int) -> float:
         """Weight of the regulariser: linear from 0 to 1 over ``kl_warmup_steps``."""
         n = self.params.kl_warmup_steps

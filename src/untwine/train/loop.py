@@ -113,9 +113,12 @@ def _train(
     step = start
     try:
         for step in range(start, cfg.steps):
-            x = stream.batch(step)
+            batch = stream.batch(step)
+            # aggressive inference (He et al. 2019): encoder-only updates on the batch's other
+            # parts first; x is the whole batch unless the method's encoder_steps > 1
+            x, encoder_terms = objective.train_encoder(model, batch, step, noise)
             result = objective(model, x, step, noise)
-            terms = result.terms
+            terms = {**result.terms, **encoder_terms}
             if not torch.isfinite(terms["loss"]):
                 raise TrainingError(_non_finite_message(step, terms, out))
             optimizer.zero_grad(set_to_none=True)
@@ -124,7 +127,7 @@ def _train(
             # auxiliary networks (FactorVAE's discriminator) learn from what forward handed off
             terms.update(objective.update(step, result.handoff))
             meter.add(terms)
-            images_since += x.shape[0]
+            images_since += batch.shape[0]
             bar.update(1)
 
             done = step + 1
@@ -173,24 +176,25 @@ def _train(
 
 # -- helpers ------------------------------------------------------------------------------
 class Meter:
-    """Running sums of loss terms between two log lines (tensors, so no sync per step)."""
+    """Running sums of loss terms between two log lines (tensors, so no sync per step); a
+    term logged only on some steps (aggressive inference's) is averaged over those."""
 
     def __init__(self) -> None:
         self.sums: dict[str, torch.Tensor] = {}
-        self.count = 0
+        self.counts: dict[str, int] = {}
 
     def add(self, terms: dict[str, torch.Tensor]) -> None:
         for k, v in terms.items():
             v = v.detach()
             self.sums[k] = self.sums[k] + v if k in self.sums else v.clone()
-        self.count += 1
+            self.counts[k] = self.counts.get(k, 0) + 1
 
     def means(self) -> dict[str, Any]:
         out = {}
         for k, v in self.sums.items():
-            mean = (v / self.count).cpu()
+            mean = (v / self.counts[k]).cpu()
             out[k] = mean.item() if mean.numel() == 1 else [round(x, 5) for x in mean.tolist()]
-        self.sums, self.count = {}, 0
+        self.sums, self.counts = {}, {}
         return out
 
 

@@ -1,0 +1,104 @@
+"""The PixelCNN decoder and aggressive inference through the loop: bit-exact resume, and
+aggressive inference's encoder-only updates and stopping rule."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import untwine
+from untwine import models
+from untwine.config import ModelConfig, OptimConfig
+from untwine.objectives.vae import VAEObjective, VAEParams
+from untwine.train import checkpoint
+
+COMMON = dict(
+    method="vae", network="mlp", z_dim=3, batch_size=4, seed=0, lr=1e-3, log_every=2,
+    progress=False, threads=1,
+)  # fmt: skip
+CASES = {
+    "pixelcnn": dict(decoder="pixelcnn", decoder_channels=4, decoder_layers=2, decoder_kernel=3,
+                     decoder_dropout=0.2, decoder_receptive_field=2),
+    "aggressive": dict(encoder_steps=3, aggressive_check_every=2),
+}  # fmt: skip
+STEPS = 8
+
+
+def _train(out: Path, steps: int, resume: bool = False, **settings):
+    return untwine.train(
+        "test-squares", steps=steps, out=out, checkpoint_every=STEPS // 2, resume=resume,
+        **COMMON, **settings,
+    )  # fmt: skip
+
+
+def _log(run_dir: Path) -> list[dict]:
+    return [
+        {k: v for k, v in json.loads(x).items() if k != "images_per_s"}
+        for x in (run_dir / "log.jsonl").read_text().splitlines()
+    ]
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_resume_is_bit_exact(tmp_path, case):
+    full = _train(tmp_path / "full", STEPS, **CASES[case])
+    _train(tmp_path / "half", STEPS // 2, **CASES[case])
+    resumed = _train(tmp_path / "half", STEPS, resume=True, **CASES[case])
+    a = load_file(str(checkpoint.latest(full.path) / checkpoint.TENSORS))
+    b = load_file(str(checkpoint.latest(resumed.path) / checkpoint.TENSORS))
+    assert a.keys() == b.keys()
+    if case == "aggressive":  # the encoder's Adam and the stopping rule's state are saved
+        assert any(k.startswith("s.aux_optimizers.encoder.") for k in a)
+        assert {"s.objective.aggressive", "s.objective.mi_window"} <= set(a)
+        assert {"aggressive", "encoder_loss", "mi"} <= set(full.log()[0])
+    different = [k for k in a if not torch.equal(a[k], b[k])]
+    assert not different, f"tensors differ after resume: {different[:5]}"
+    assert _log(full.path) == _log(resumed.path)
+
+
+def _objective(**params):
+    torch.manual_seed(0)
+    cfg = ModelConfig(network="mlp", z_dim=2)
+    model = models.build("gaussian", (1, 8, 8), cfg)
+    objective = VAEObjective(VAEParams(**params), model, 100, OptimConfig(lr=1e-2))
+    return model, objective
+
+
+def test_encoder_updates_move_only_the_encoder_and_return_the_first_part():
+    model, objective = _objective(encoder_steps=3)
+    assert objective.batches_per_step == 3
+    batch = torch.rand(12, 1, 8, 8)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    x, terms = objective.train_encoder(model, batch, 0, torch.Generator().manual_seed(0))
+    assert torch.equal(x, batch[:4]) and terms["aggressive"] == 1
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before if k.startswith("decoder."))
+    assert all(not torch.equal(before[k], after[k]) for k in before if k.startswith("encoder."))
+    assert all(p.grad is None for p in model.decoder.parameters())
+
+
+def test_one_encoder_step_changes_nothing():
+    model, objective = _objective()
+    batch = torch.rand(4, 1, 8, 8)
+    x, terms = objective.train_encoder(model, batch, 0, None)
+    assert x is batch and terms == {} and objective.optimizers == {}
+    assert not any(k for k, _ in objective.named_buffers())
+
+
+def test_aggressive_phase_ends_when_the_windowed_mi_stops_rising(monkeypatch):
+    """Windows of 2 steps: means 1.5, 3.5, 3.0 -> on after the 2nd, off after the 3rd."""
+    import untwine.objectives.base as base
+
+    model, objective = _objective(encoder_steps=2, aggressive_check_every=2)
+    values = iter([1.0, 2.0, 3.0, 4.0, 3.0, 3.0])
+    monkeypatch.setattr(base, "index_code_mi", lambda *a: torch.tensor(next(values)))
+    states = []
+    for step in range(6):
+        objective._watch_mi(model, torch.rand(4, 1, 8, 8), step, None)
+        states.append(bool(objective.aggressive))
+    assert states == [True, True, True, True, True, False]
+    x, terms = objective.train_encoder(model, torch.rand(8, 1, 8, 8), 6, None)
+    assert len(x) == 4 and terms == {"aggressive": 0}
