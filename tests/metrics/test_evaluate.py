@@ -168,3 +168,30 @@ def test_evaluate_run_keeps_the_good_file_on_failure(tmp_path, monkeypatch, cube
     with pytest.raises(RuntimeError, match="encoder crashed"):
         evaluate_run(tmp_path, ["mig"], num_points=1000)
     assert (tmp_path / "metrics.json").read_text() == before
+
+
+def test_whole_suite_encodes_each_image_once(grid, reps):
+    """The six metrics of one call share one code table: no image is encoded twice, and
+    every number is the one of the metric evaluated on its own (with its own encoding)."""
+    data = grid((10, 20, 30, 8))  # 48,000 cells: the votes reach cells the split did not
+    seen = []
+
+    def recording(images):
+        seen.append(data.index(images.reshape(len(images), -1).astype(np.int64)))
+        return reps.identity(images)
+
+    suite = ["mig", "sap", "dci", "modularity", "factor_vae_score", "beta_vae_score"]
+    small = dict(SMALL, num_votes=60, num_eval_votes=30, num_variance_points=300)
+    results = evaluate(recording, data, suite, seed=4, **small)
+    cells = np.concatenate(seen)
+    assert len(np.unique(cells)) == len(cells)  # each distinct image encoded once
+    assert len(cells) > 3000  # the vote-based scores reach beyond the shared split
+    for name in suite:
+        accepted = metric_settings(name)
+        options = {k: v for k, v in small.items() if k in accepted or k == "dci_model"}
+        if name != "dci":
+            options.pop("dci_model")
+        alone = evaluate(reps.identity, data, [name], seed=4, **options)[name]
+        assert {k: v for k, v in results[name].items() if k != "seconds"} == {
+            k: v for k, v in alone.items() if k != "seconds"
+        }
