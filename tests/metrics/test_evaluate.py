@@ -100,6 +100,27 @@ def test_full_dataset_metrics_use_the_encoder(cube):
     assert results["mig"]["mig"] > 0.9  # the representation defaults to the mean
 
 
+def test_encoder_alone_encodes_each_image_once(grid):
+    """Given only an encoder, codes and full-dataset posteriors come from one table: the whole
+    grid is encoded once for MIG, FactorVAE, MIG (full) and the ELBO decomposition together."""
+    data = grid((6, 7, 8))
+    counting = Counting(sharp_encoder)
+    alone = {
+        "mig": dict(num_points=200),
+        "factor_vae_score": dict(num_votes=40, num_eval_votes=20, num_variance_points=100),
+        "mig_full": dict(num_samples=100),
+        "elbo": dict(num_samples=100),
+    }
+    settings = {f"{name}_{k}": v for name, options in alone.items() for k, v in options.items()}
+    together = evaluate(None, data, list(alone), seed=2, encoder_fn=counting, **settings)
+    assert counting.images == 6 * 7 * 8
+    for name, options in alone.items():
+        single = evaluate(None, data, [name], seed=2, encoder_fn=sharp_encoder, **options)
+        assert {k: v for k, v in together[name].items() if k != "seconds"} == {
+            k: v for k, v in single[name].items() if k != "seconds"
+        }
+
+
 def test_unknown_names_and_settings_fail_clearly(cube, reps):
     with pytest.raises(ConfigError, match="unknown metric 'mgi'"):
         evaluate(reps.identity, cube, ["mgi"])
