@@ -4,12 +4,12 @@ Runs ``mig, sap, dci`` (the reference gradient-boosted trees), ``modularity,
 factor_vae_score, beta_vae_score`` in one :func:`untwine.metrics.evaluate` call at the
 reference sample counts (10,000 / 5,000 points; 10,000 / 5,000 votes of 64), encoding
 included: one code table shared by every metric, each distinct image encoded once, with the
-run's own representation function (its inference precision). Then it checks every number
-against the sequential fp32 computation: each metric in its own evaluation (its own
-encoding, in fp32 with autocast off), and DCI with disentanglement_lib's loop, one plain
-``GradientBoostingClassifier`` after another. The tolerance is printed per metric: 0
-(identical) when the suite's codes are fp32, 0.005 (the bf16 inference tolerance of the
-precision setting) when they are not.
+run's own representation function in its inference precision (``--precision run``, the
+default, or ``fp32``). Then it checks every number against the sequential fp32 computation:
+each metric in its own evaluation (its own encoding, the run opened for fp32 inference), and
+DCI with disentanglement_lib's loop, one plain ``GradientBoostingClassifier`` after another.
+The tolerance is printed: 0 (identical) when the suite's codes are fp32, 0.005 (the bf16
+inference tolerance of the precision setting) per number when they are not.
 
 With no ``--run``, a conv64 beta-TCVAE (the demo's settings) is trained for ``--steps`` steps
 first (not timed). The machine's load average is printed before and after: timings on a busy
@@ -26,7 +26,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import copy
+import inspect
 import os
 import tempfile
 import time
@@ -64,34 +64,25 @@ def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def trained_run(args: argparse.Namespace) -> untwine.Run:
+def trained_run(args: argparse.Namespace) -> Path:
     if args.run:
-        return untwine.load_run(args.run)
+        return Path(args.run)
     out = Path(tempfile.mkdtemp(prefix="metrics-suite-")) / "run"
     print(f"training a conv64 beta-TCVAE for {args.steps} steps into {out} ...", flush=True)
     start = time.perf_counter()
-    run = untwine.train(
+    untwine.train(
         "dsprites", **{**DEMO_SETTINGS, "steps": args.steps}, out=str(out), progress=False
     )
     print(f"trained in {time.perf_counter() - start:.0f} s", flush=True)
-    return run
+    return out
 
 
-def fp32_representation(run: untwine.Run):
-    """The run's model called directly in fp32 (autocast off, fp32 weights): the reference."""
-    model = run.model
-    if any(p.dtype != torch.float32 for p in model.parameters()):
-        model = copy.deepcopy(model).float()
-    device = next(model.parameters()).device
-
-    @torch.no_grad()
-    def represent(images: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(run.float_images(images))
-        with torch.autocast(device.type, enabled=False):
-            parts = [model.representation(c.to(device)).float().cpu() for c in x.split(1024)]
-        return torch.cat(parts).numpy()
-
-    return represent
+def open_run(path: str | Path, precision: str) -> untwine.Run:
+    """The run with inference in ``precision`` ("run": the run's own; "fp32"). Before the
+    precision setting existed, every run encoded in fp32."""
+    if "precision" in inspect.signature(untwine.load_run).parameters:
+        return untwine.load_run(path, precision=precision)
+    return untwine.load_run(path)
 
 
 class Counting:
@@ -129,9 +120,9 @@ def sequential_dci(ctx: EvalContext, num_points: int, num_test_points: int, seed
     return out
 
 
-def reference(run: untwine.Run, data, seed: int, overrides: dict) -> dict[str, dict]:
+def reference(run_dir: Path, data, seed: int, overrides: dict) -> dict[str, dict]:
     """Every metric in its own evaluation with fp32 codes; DCI with the sequential loop."""
-    fp32 = fp32_representation(run)
+    fp32 = open_run(run_dir, "fp32").representation
     results = {}
     for name in SUITE:
         start = time.perf_counter()
@@ -156,6 +147,7 @@ def main() -> None:
     ap.add_argument("--run", help="a trained run directory (default: train one)")
     ap.add_argument("--steps", type=int, default=300, help="training steps when no --run")
     ap.add_argument("--seed", type=int, default=0, help="evaluation seed")
+    ap.add_argument("--precision", default="run", help="inference: run (the run's own) | fp32")
     ap.add_argument("--quick", action="store_true", help=f"smoke test: {QUICK}")
     ap.add_argument("--no-check", action="store_true", help="skip the sequential fp32 check")
     args = ap.parse_args()
@@ -164,7 +156,8 @@ def main() -> None:
     print(f"untwine {untwine.__version__}, torch {torch.__version__}, "
           f"CPU capability {torch.backends.cpu.get_cpu_capability()}, "
           f"{default_jobs()} cores, load average {load_average()}")  # fmt: skip
-    run = trained_run(args)
+    run_dir = trained_run(args)
+    run = open_run(run_dir, args.precision)
     data = run.dataset()
     overrides = dict(QUICK) if args.quick else {}
     print(f"run {run.path} (step {run.step}), counts: {overrides or 'reference'}", flush=True)
@@ -177,9 +170,11 @@ def main() -> None:
     probe = data.sample_observations_from_factors(
         data.sample_factors(64, np.random.default_rng(1)), np.random.default_rng(1)
     )
-    exact = np.array_equal(run.representation(probe), fp32_representation(run)(probe))
+    exact = np.array_equal(
+        run.representation(probe), open_run(run_dir, "fp32").representation(probe)
+    )
     tolerance = 0.0 if exact else REDUCED_PRECISION_TOLERANCE
-    ref = None if args.no_check else reference(run, data, args.seed, overrides)
+    ref = None if args.no_check else reference(run_dir, data, args.seed, overrides)
 
     print(f"\nsuite in one evaluate call ({'fp32' if exact else 'reduced-precision'} codes; "
           f"{codes.images:,} images encoded in {codes.seconds:.1f} s)\n")  # fmt: skip
