@@ -169,6 +169,26 @@ def report(
     typer.echo(str(write_report(path, out, each=each, num_points=points, seed=seed)))
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def evaluate(
+    ctx: typer.Context,
+    path: Path = typer.Argument(..., help="a run directory, or a folder of runs (a study)"),
+    metrics: str | None = typer.Option(None, help="comma-separated, e.g. mig,sap (default: all)"),
+    seed: int = typer.Option(0, help="seed of the metrics' sampling"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
+) -> None:
+    """Score runs with the metrics, merging the results into each run's metrics.json.
+    Metric settings follow as --name value (e.g. --num-train 2000, --dci-model fast)."""
+    from untwine.metrics import evaluate_folder
+    from untwine.study import format_rows
+
+    names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
+    rows = evaluate_folder(path, names, seed, **_extra_settings(ctx.args))
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    columns = [c for c in columns if c != "error"] + (["error"] if "error" in columns else [])
+    typer.echo(format_rows(columns, rows, "json" if as_json else "table"), nl=as_json)
+
+
 def _int_list(text: str | None, option: str) -> list[int] | None:
     if text is None:
         return None

@@ -1,13 +1,43 @@
-"""Atomic file writes: a reader (or a crash) never sees half a file."""
+"""Writing and reading small files safely: a reader (or a crash) never sees half a file.
+
+Every module writes through here: single files with :func:`atomic_write_bytes` (and its text
+and JSON forms), directories of files with :func:`atomic_directory`. Both write beside the
+target, fsync, then rename, so the target is either the old one whole or the new one whole.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+
+def write_synced(path: str | Path, payload: bytes) -> None:
+    """Write ``payload`` to ``path`` and fsync it (a file inside a not-yet-renamed folder)."""
+    write_parts_synced(path, [payload])
+
+
+def write_parts_synced(path: str | Path, parts: Iterable[bytes | memoryview]) -> None:
+    """Write the concatenation of ``parts`` to ``path`` and fsync it."""
+    with open(path, "wb") as f:
+        for part in parts:
+            f.write(part)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def fsync_dir(path: str | Path) -> None:
+    """Make a folder's entries (a rename into it) durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def atomic_write_bytes(path: str | Path, payload: bytes) -> None:
@@ -22,12 +52,9 @@ def atomic_write_parts(path: str | Path, parts: Iterable[bytes | memoryview]) ->
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            for part in parts:
-                f.write(part)
-            f.flush()
-            os.fsync(f.fileno())
+        write_parts_synced(tmp, parts)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -38,5 +65,38 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
 
 
-def atomic_write_json(path: str | Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, allow_nan=False) + "\n")
+def atomic_write_json(path: str | Path, obj: Any, *, sort_keys: bool = False) -> None:
+    """``obj`` as indented JSON. It is serialised completely before the file is opened, so a
+    value JSON cannot hold (NaN, an object) raises and leaves the old file as it was."""
+    text = json.dumps(obj, indent=2, allow_nan=False, sort_keys=sort_keys) + "\n"
+    atomic_write_text(path, text)
+
+
+@contextmanager
+def atomic_directory(path: str | Path) -> Iterator[Path]:
+    """Yield an empty temporary folder beside ``path``; when the block ends without an
+    exception, the folder is fsynced and renamed to ``path`` (replacing an older one whole),
+    otherwise removed. Write its files with :func:`write_synced`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=path.parent))
+    try:
+        yield tmp
+        fsync_dir(tmp)
+        if path.exists():  # re-writing the same folder: replace it whole
+            shutil.rmtree(path)
+        os.rename(tmp, path)
+        fsync_dir(path.parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def read_json_dict(path: str | Path) -> dict[str, Any]:
+    """The JSON object in ``path``, or ``{}`` when it is missing, unreadable or not an object
+    (the files of a run folder may be absent or half-written by a process that died)."""
+    try:
+        doc = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}

@@ -155,6 +155,8 @@ def test_every_renamed_setting_exists_under_its_new_name():
 
 
 class FakeRun:
+    checkpoint_path = "fake"  # a run with a checkpoint
+
     def __init__(self, data, fail=False):
         self.data, self.fail = data, fail
 

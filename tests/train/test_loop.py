@@ -63,12 +63,12 @@ WORKER = textwrap.dedent(
     from untwine.train import checkpoint
     out, resume, slow = sys.argv[1], sys.argv[2] == "1", sys.argv[3] == "1"
     if slow:  # widen the checkpoint-writing window so that kills land inside it
-        write = checkpoint._write_synced
+        write = checkpoint.write_synced
         def slow_write(path, payload):
             print("WRITING", flush=True)
             time.sleep(0.15)
             write(path, payload)
-        checkpoint._write_synced = slow_write
+        checkpoint.write_synced = slow_write
     print("READY", flush=True)
     untwine.train("test-squares", method="betavae", beta=4.0, batch_size=8, seed=3, steps=48,
                   lr=1e-3, out=out, checkpoint_every=4, log_every=2, threads=1, progress=False,

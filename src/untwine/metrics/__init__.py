@@ -46,6 +46,7 @@ from untwine.metrics.elbo import elbo_decomposition
 from untwine.metrics.evaluate import (
     BUILTIN_METRICS,
     evaluate,
+    evaluate_folder,
     evaluate_run,
     metric_settings,
     resolve_settings,
@@ -65,6 +66,7 @@ __all__ = [
     "dci_from_importance",
     "elbo_decomposition",
     "evaluate",
+    "evaluate_folder",
     "evaluate_run",
     "factor_vae_score",
     "metric_settings",

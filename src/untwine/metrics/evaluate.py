@@ -9,10 +9,7 @@ same way and is then evaluated by name like the built-in ones.
 from __future__ import annotations
 
 import inspect
-import json
-import math
 import os
-import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -20,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from untwine.errors import ConfigError
+from untwine.errors import CheckpointError, ConfigError
 from untwine.metrics.context import EncoderFn, EvalContext, RepresentationFn
 from untwine.registry import METRICS
 
@@ -182,56 +179,61 @@ def evaluate_run(
     ``run.representation``, posteriors via ``run.encode``, dataset via ``run.dataset()``),
     calls :func:`evaluate` (``names`` defaults to every built-in metric; pass
     ``dci_model="fast"`` for the fast DCI) and writes the file atomically: results of
-    metrics not recomputed are kept, and if anything fails nothing is written.
+    metrics not recomputed are kept, and if anything fails nothing is written. Unknown
+    metric names, a missing run and a run without checkpoints fail before any work.
     """
     from untwine import load_run  # deferred: the training stack is heavy and optional here
+    from untwine.train import runfolder
 
-    run_dir = Path(run_dir)
-    run = load_run(run_dir)
     selected = list(BUILTIN_METRICS if names is None else names)
+    for name in selected:
+        METRICS.get(name)  # an unknown name fails first, listing the known ones
+    run = load_run(run_dir)
+    run.checkpoint_path  # noqa: B018 - a run without checkpoints fails here, before the data
     results = evaluate(
         run.representation, run.dataset(), selected, seed, encoder_fn=run.encode, **overrides
     )
-    path = run_dir / "metrics.json"
-    merged = _read_existing(path)
-    merged.update(results)
-    _write_json_atomic(path, merged)
+    runfolder.merge_metrics(run_dir, results)
     return results
 
 
-def _read_existing(path: Path) -> dict[str, Any]:
-    """Previous results to keep, or nothing if the file is missing or unreadable."""
-    try:
-        existing = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return existing if isinstance(existing, dict) else {}
+def evaluate_folder(
+    folder: str | os.PathLike,
+    names: Iterable[str] | None = None,
+    seed: int = 0,
+    **overrides: Any,
+) -> list[dict[str, Any]]:
+    """Evaluate every run folder at or below ``folder`` (one run, a sweep, a study).
 
+    Returns one row per run: ``{"run": name relative to folder, "step", "error"?,
+    <headline score>: value, ...}`` with the scores of the metrics just computed. When
+    ``folder`` is itself a run folder its errors propagate (a run without checkpoints is a
+    one-line error); below a folder of runs, such a run is reported in its row (``error``)
+    and the others still run. A folder holding no run folder is a one-line error.
+    """
+    from untwine.train import runfolder
 
-def _jsonable(value: Any) -> Any:
-    """Plain JSON types; NaN and inf (undefined scores) become null."""
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def _write_json_atomic(path: Path, payload: Mapping[str, Any]) -> None:
-    """Serialise fully first, write a temp file beside ``path``, check it, then rename."""
-    text = json.dumps(_jsonable(payload), indent=2, sort_keys=True, allow_nan=False)
-    fd, tmp = tempfile.mkstemp(prefix=".metrics.", suffix=".json.tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        json.loads(Path(tmp).read_text())  # never replace a good file with an unreadable one
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CheckpointError(f"{folder}: no such run directory or folder")
+    selected = list(BUILTIN_METRICS if names is None else names)
+    for name in selected:
+        METRICS.get(name)
+    resolve_settings(selected, overrides)  # a bad setting fails before the first run is loaded
+    run_dirs = runfolder.find_run_dirs(folder)
+    if not run_dirs:
+        raise ConfigError(f"{folder}: no run folders (with config.yaml) at or below it")
+    rows = []
+    for run_dir in run_dirs:
+        name = str(run_dir.relative_to(folder)) if run_dir != folder else run_dir.name
+        row: dict[str, Any] = {"run": name, "step": runfolder.step(run_dir)}
+        try:
+            results = evaluate_run(run_dir, selected, seed, **overrides)
+        except CheckpointError as e:
+            if run_dir == folder:
+                raise
+            row["error"] = str(e)
+        else:
+            row.update(runfolder.headline_scores(results))
+        rows.append(row)
+    return rows

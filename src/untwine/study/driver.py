@@ -26,15 +26,11 @@ from typing import Any
 import yaml
 
 from untwine.errors import ConfigError, UntwineError
-from untwine.files import atomic_write_json, atomic_write_text
-from untwine.study.index import (
-    CELL_FILE,
-    STUDY_FILE,
-    StudyIndex,
-    read_run_folder,
-)
-from untwine.study.runner import make_job, read_metrics, stale_metrics
+from untwine.files import atomic_write_text
+from untwine.study.index import STUDY_FILE, StudyIndex
+from untwine.study.runner import make_job, stale_metrics
 from untwine.study.spec import Cell, StudySpec, expand, run_dir, varying_keys
+from untwine.train import runfolder
 
 LOCK_FILE = ".lock"
 
@@ -94,7 +90,8 @@ class StudyDriver:
             # Refresh every current cell from its folder: the folders may have changed while
             # no driver ran (a rebuild is cheap, but this keeps other runs' rows as they are).
             self.index.put(
-                read_run_folder(run_dir(self.study_dir, c.id), c.settings) for c in self.cells
+                runfolder.read_record(run_dir(self.study_dir, c.id), settings=c.settings)
+                for c in self.cells
             )
             self.index.set_in_spec(self.by_id)
         except BaseException:
@@ -140,9 +137,9 @@ class StudyDriver:
         todo = []
         for cell in self.cells:
             folder = run_dir(self.study_dir, cell.id)
-            record = _read_cell(folder)
+            record = runfolder.read_cell(folder)
             stale = stale_metrics(
-                folder / "metrics.json",
+                runfolder.read_metrics(folder),
                 self.spec.metrics,
                 self.spec.metric_options,
                 self.spec.metric_seed,
@@ -172,7 +169,7 @@ class StudyDriver:
     def started(self, cell: Cell, backend: str, threads: int) -> None:
         """Record that ``cell`` was handed to a worker."""
         folder = run_dir(self.study_dir, cell.id)
-        record = _read_cell(folder)
+        record = runfolder.read_cell(folder)
         record.update(
             id=cell.id,
             settings=cell.settings,
@@ -187,10 +184,10 @@ class StudyDriver:
     def finished(self, cell: Cell, result: dict[str, Any]) -> None:
         """Record a worker's result (or the driver's account of a worker that died)."""
         folder = run_dir(self.study_dir, cell.id)
-        if result.get("metrics") and not read_metrics(folder / "metrics.json"):
+        if result.get("metrics") and not runfolder.read_metrics(folder):
             # A worker on another machine without a shared filesystem: keep its scores here.
-            atomic_write_json(folder / "metrics.json", result["metrics"])
-        record = _read_cell(folder)
+            runfolder.merge_metrics(folder, result["metrics"])
+        record = runfolder.read_cell(folder)
         state = result.get("state", "failed")
         attempt = record.setdefault("attempts", [{}])[-1]
         attempt.update(
@@ -214,10 +211,9 @@ class StudyDriver:
         self.on_event(self._describe(cell, state, result))
 
     def _write(self, folder: Path, record: dict[str, Any]) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(folder / CELL_FILE, record)
+        runfolder.write_cell(folder, record)
         assert self.index is not None
-        self.index.put([read_run_folder(folder)])
+        self.index.put([runfolder.read_record(folder)])
 
     def _describe(self, cell: Cell, state: str, result: dict[str, Any]) -> str:
         done = len(self.outcomes)
@@ -239,12 +235,6 @@ class StudyDriver:
         """Remember how many cells this run will attempt (for progress messages)."""
         self._planned = len(cells)
         self.outcomes = {}
-
-
-def _read_cell(folder: Path) -> dict[str, Any]:
-    from untwine.study.index import _read_json
-
-    return _read_json(folder / CELL_FILE)
 
 
 def default_study_dir(spec_path: str | Path) -> Path:

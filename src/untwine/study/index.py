@@ -3,10 +3,11 @@
 The run folders are the source of truth: ``runs/<id>/cell.json`` (the driver's record of the
 cell: state, error, attempts, wall time), ``config.yaml``, ``status.json`` and
 ``metrics.json``; ``study.yaml`` lists the cells of the current spec. The index is filled
-only from what :func:`read_run_folder` reads there — live, by the driver after each change,
-and by :func:`rebuild` — so a rebuilt index equals the live one. Only the driver writes it
-(workers never open it); every change is one SQLite transaction, so a kill at any moment
-leaves either the old or the new state. A missing, corrupt or outdated index is rebuilt.
+only from what :func:`untwine.train.runfolder.read_record` reads there — live, by the driver
+after each change, and by :func:`rebuild` — so a rebuilt index equals the live one. Only the
+driver writes it (workers never open it); every change is one SQLite transaction, so a kill
+at any moment leaves either the old or the new state. A missing, corrupt or outdated index
+is rebuilt.
 
 Tables::
 
@@ -21,20 +22,17 @@ import contextlib
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from untwine.train.runfolder import RunRecord, metric_scalars, read_record
+
 #: Bumped when the schema changes; an index of another version is rebuilt.
 SCHEMA_VERSION = 1
 INDEX_NAME = "index.sqlite"
-CELL_FILE = "cell.json"
 STUDY_FILE = "study.yaml"
-
-#: Entries of a metric's result that are bookkeeping, not scores.
-_NOT_SCORES = {"seed"}
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
@@ -62,25 +60,6 @@ CREATE TABLE metrics (
 """
 
 
-@dataclass
-class RunRecord:
-    """What the index holds about one run (one row of ``runs`` plus its metric scalars)."""
-
-    id: str
-    status: str
-    method: str | None = None
-    seed: int | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-    step: int = 0
-    steps: int | None = None
-    error: str | None = None
-    wall_s: float | None = None
-    attempts: int = 0
-    threads: int | None = None
-    in_spec: bool = True
-    metrics: dict[str, dict[str, float | None]] = field(default_factory=dict)
-
-
 # -- reading the folders (the source of truth) -----------------------------------------------
 def read_study_file(study_dir: Path) -> dict[str, Any]:
     """``study.yaml``: ``{"spec": ..., "cells": [{"id", "settings"}, ...]}`` or ``{}``."""
@@ -89,78 +68,6 @@ def read_study_file(study_dir: Path) -> dict[str, Any]:
     except (OSError, yaml.YAMLError):
         return {}
     return doc if isinstance(doc, dict) else {}
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        doc = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return doc if isinstance(doc, dict) else {}
-
-
-def metric_scalars(metrics_doc: dict[str, Any]) -> dict[str, dict[str, float | None]]:
-    """The scalar scores of a ``metrics.json`` document: ``{metric: {key: value}}``.
-
-    Lists, matrices, settings and the seed are left out; a null (an undefined score) stays
-    as None so that the table shows the metric was computed.
-    """
-    out: dict[str, dict[str, float | None]] = {}
-    for metric, result in metrics_doc.items():
-        if not isinstance(result, dict):
-            continue
-        scalars = {
-            k: (None if v is None else float(v))
-            for k, v in result.items()
-            if k not in _NOT_SCORES
-            and (v is None or (isinstance(v, int | float) and not isinstance(v, bool)))
-        }
-        if scalars:
-            out[metric] = scalars
-    return out
-
-
-def read_run_folder(run_dir: Path, settings: dict[str, Any] | None = None) -> RunRecord:
-    """The index record of one run folder; ``settings`` are the cell's flat settings from
-    ``study.yaml`` (used when the folder has no ``cell.json`` yet)."""
-    run_dir = Path(run_dir)
-    cell = _read_json(run_dir / CELL_FILE)
-    status = _read_json(run_dir / "status.json")
-    settings = cell.get("settings") or settings or {}
-    config = _read_config(run_dir)
-    method = (config.get("method") or {}).get("name") or settings.get("method")
-    state = cell.get("state") or _state_from_status(status)
-    return RunRecord(
-        id=run_dir.name,
-        status=state,
-        method=method,
-        seed=config.get("seed", settings.get("seed")),
-        params={k: v for k, v in settings.items() if k not in ("method", "seed")},
-        step=int(status.get("step", cell.get("step", 0)) or 0),
-        steps=config.get("steps", settings.get("steps")),
-        error=cell.get("error") if state != "done" else None,
-        wall_s=cell.get("wall_s"),
-        attempts=len(cell.get("attempts", [])),
-        threads=cell.get("threads"),
-        metrics=metric_scalars(_read_json(run_dir / "metrics.json")),
-    )
-
-
-def _read_config(run_dir: Path) -> dict[str, Any]:
-    try:
-        doc = yaml.safe_load((run_dir / "config.yaml").read_text())
-    except (OSError, yaml.YAMLError):
-        return {}
-    return doc if isinstance(doc, dict) else {}
-
-
-def _state_from_status(status: dict[str, Any]) -> str:
-    """A folder the driver never recorded: trust the training loop's status, except that a
-    "running" status without a driver means the process is gone."""
-    state = status.get("state")
-    if state is None:
-        return "pending"
-    return "interrupted" if state == "running" else str(state)
 
 
 def read_folders(study_dir: Path) -> list[RunRecord]:
@@ -172,12 +79,12 @@ def read_folders(study_dir: Path) -> list[RunRecord]:
     runs = study_dir / "runs"
     if runs.is_dir():
         for run_dir in sorted(p for p in runs.iterdir() if p.is_dir()):
-            record = read_run_folder(run_dir, cells.get(run_dir.name))
+            record = read_record(run_dir, settings=cells.get(run_dir.name))
             record.in_spec = run_dir.name in cells
             records[record.id] = record
     for cid, settings in cells.items():
         if cid not in records:
-            records[cid] = read_run_folder(runs / cid, settings)
+            records[cid] = read_record(runs / cid, settings=settings)
     return list(records.values())
 
 
@@ -243,18 +150,18 @@ class StudyIndex:
         """Insert or replace runs and their metrics, all in one transaction."""
         records = list(records)
         with self.conn:
-            self._add_param_columns({k for r in records for k in r.params})
+            self._add_param_columns({k for r in records for k in r.settings})
             for r in records:
                 self._put_one(r)
 
     def _put_one(self, r: RunRecord) -> None:
         columns = {
             "id": r.id,
-            "status": r.status,
+            "status": r.state,
             "method": r.method,
             "seed": r.seed,
-            "params": json.dumps(r.params, sort_keys=True),
-            "step": r.step,
+            "params": json.dumps(r.settings, sort_keys=True),
+            "step": r.step or 0,
             "steps": r.steps,
             "error": r.error,
             "wall_s": r.wall_s,
@@ -262,7 +169,7 @@ class StudyIndex:
             "threads": r.threads,
             "in_spec": int(r.in_spec),
         }
-        for key, value in r.params.items():
+        for key, value in r.settings.items():
             columns[_param_column(key)] = _sql_value(value)
         names = ", ".join(f'"{c}"' for c in columns)
         marks = ", ".join("?" for _ in columns)
@@ -272,7 +179,11 @@ class StudyIndex:
         )
         self.conn.executemany(
             "INSERT INTO metrics VALUES (?, ?, ?, ?)",
-            [(r.id, m, k, v) for m, scores in r.metrics.items() for k, v in scores.items()],
+            [
+                (r.id, m, k, v)
+                for m, scores in metric_scalars(r.metrics).items()
+                for k, v in scores.items()
+            ],
         )
 
     def set_in_spec(self, ids: Iterable[str]) -> None:
@@ -304,11 +215,11 @@ class StudyIndex:
             metrics.setdefault(run_id, {}).setdefault(metric, {})[key] = value
         return [
             RunRecord(
-                id=row[0],
-                status=row[1],
+                path=self.study_dir / "runs" / row[0],
+                state=row[1],
                 method=row[2],
                 seed=row[3],
-                params=json.loads(row[4]),
+                settings=json.loads(row[4]),
                 step=row[5],
                 steps=row[6],
                 error=row[7],

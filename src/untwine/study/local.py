@@ -24,9 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from untwine.files import read_json_dict
 from untwine.study.driver import StudyDriver
 from untwine.study.runner import thread_env
 from untwine.study.spec import Cell, run_dir
+from untwine.train import runfolder
 from untwine.train.runtime import available_cores
 
 #: Seconds a worker gets to record its run as interrupted after SIGTERM before SIGKILL.
@@ -114,16 +116,12 @@ def _collect(worker: _Worker) -> dict[str, Any]:
     """The worker's result, or the driver's account of why there is none."""
     worker.log.close()
     code = worker.proc.wait()
-    result: dict[str, Any] = {}
-    try:
-        result = json.loads(worker.result_path.read_text())
-    except (OSError, ValueError):
-        pass
+    result = read_json_dict(worker.result_path)
     worker.result_path.unlink(missing_ok=True)
     worker.job_path.unlink(missing_ok=True)
     if result:
         return result
-    step = _status_step(worker.folder)
+    step = runfolder.step(worker.folder)
     if code < 0:
         cause = f"worker killed by {signal.Signals(-code).name}"
     else:
@@ -149,13 +147,6 @@ def _stop(running: list[_Worker]) -> None:
         except subprocess.TimeoutExpired:
             worker.proc.kill()
             worker.proc.wait()
-
-
-def _status_step(folder: Path) -> int:
-    try:
-        return int(json.loads((folder / "status.json").read_text()).get("step", 0))
-    except (OSError, ValueError):
-        return 0
 
 
 def _last_line(path: Path) -> str:

@@ -21,11 +21,8 @@ from typing import Any, Literal
 from untwine.errors import ConfigError
 from untwine.study.driver import driver_running
 from untwine.study.index import StudyIndex, read_study_file
-from untwine.study.spec import NOT_IN_ID
-
-STATES = ("done", "running", "failed", "interrupted", "pending")
-#: Entries of a metric result that are not scores.
-_BOOKKEEPING = {"seconds", "seed"}
+from untwine.train import runfolder
+from untwine.train.runfolder import NOT_HYPERPARAMETERS, NOT_SCORES, STATES
 
 Row = dict[str, Any]
 
@@ -52,8 +49,9 @@ def rebuild_index(study_dir: str | Path) -> int:
 def status(study_dir: str | Path) -> dict[str, Any]:
     """``{"counts": {state: n}, "runs": [{id, status, step, steps, error}], "driver": bool}``.
 
-    Runs recorded as running when no driver holds the study are reported as interrupted
-    (the driver was killed); running runs show the step of their latest checkpoint.
+    Runs the index holds as running are read again from their folders: their state by
+    :func:`untwine.train.runfolder.run_state` (a run whose driver died is interrupted) and
+    the step they have reached.
     """
     study_dir = Path(study_dir)
     alive = driver_running(study_dir)
@@ -61,24 +59,16 @@ def status(study_dir: str | Path) -> dict[str, Any]:
         records = index.records()
     runs = []
     for r in records:
-        state = r.status
-        step = r.step
-        if state == "running":
-            if not alive:
-                state = "interrupted"
-            step = _live_step(study_dir / "runs" / r.id, step)
-        runs.append({"id": r.id, "status": state, "step": step, "steps": r.steps, "error": r.error})
+        if r.state == "running":
+            live = runfolder.read_record(r.path)
+            r.state, r.step = live.state, live.step if live.step is not None else r.step
+        runs.append(
+            {"id": r.id, "status": r.state, "step": r.step, "steps": r.steps, "error": r.error}
+        )
     counts = {s: 0 for s in STATES}
     for run in runs:
         counts[run["status"]] = counts.get(run["status"], 0) + 1
     return {"counts": counts, "runs": runs, "driver": alive}
-
-
-def _live_step(folder: Path, default: int) -> int:
-    try:
-        return int(json.loads((folder / "status.json").read_text()).get("step", default))
-    except (OSError, ValueError):
-        return default
 
 
 def results(
@@ -102,11 +92,11 @@ def results(
     for r in records:  # metrics in runs but not in the spec (computed by hand) still show
         metrics += [m for m in r.metrics if m not in metrics]
     score_columns = _score_columns(metrics, records)
-    axes = _axes([r.params for r in records])
+    axes = _axes([r.settings for r in records])
     rows = []
     for r in records:
-        row: Row = {"id": r.id, "status": r.status, "method": r.method}
-        row.update({k: r.params.get(k) for k in axes})
+        row: Row = {"id": r.id, "status": r.state, "method": r.method}
+        row.update({k: r.settings.get(k) for k in axes})
         row.update(seed=r.seed, step=r.step)
         for column, (metric, key) in score_columns.items():
             row[column] = r.metrics.get(metric, {}).get(key)
@@ -126,7 +116,7 @@ def _score_columns(metrics: list[str], records) -> dict[str, tuple[str, str]]:
     for r in records:
         for metric, scores in r.metrics.items():
             for key in scores:
-                if metric in keys and key not in _BOOKKEEPING and key not in keys[metric]:
+                if metric in keys and key not in NOT_SCORES and key not in keys[metric]:
                     keys[metric].append(key)
     columns = {}
     for metric in metrics:
@@ -143,7 +133,7 @@ def _axes(params: list[dict[str, Any]]) -> list[str]:
     seen: dict[str, set[str]] = {}
     for p in params:
         for k, v in p.items():
-            if k not in NOT_IN_ID:
+            if k not in NOT_HYPERPARAMETERS:
                 seen.setdefault(k, set()).add(json.dumps(v, sort_keys=True))
     return [k for k in seen if len(seen[k]) > 1 or not all(k in p for p in params)]
 

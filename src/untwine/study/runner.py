@@ -65,7 +65,7 @@ def run_cell(job: dict[str, Any]) -> dict[str, Any]:
     try:
         import torch
 
-        from untwine.train import checkpoint
+        from untwine.train import checkpoint, runfolder
         from untwine.train.runtime import configure_threads
 
         # Before any torch work, so the first parallel op already uses the worker's share.
@@ -73,18 +73,18 @@ def run_cell(job: dict[str, Any]) -> dict[str, Any]:
         result["threads"] = torch.get_num_threads()
         config = _config_for(job["config"], out)
         latest = checkpoint.latest(out) if out.exists() else None
-        result["resumed_from"] = 0 if latest is None else int(latest.name.split("-")[1])
+        result["resumed_from"] = 0 if latest is None else checkpoint.step_of(latest)
         result["trained"] = result["resumed_from"] < config.steps
         run = _train(config, resume=latest is not None, threads=threads)
         result["step"] = run.step
         stale = stale_metrics(
-            out / "metrics.json", job["metrics"], job["metric_options"], job["metric_seed"]
+            runfolder.read_metrics(out), job["metrics"], job["metric_options"], job["metric_seed"]
         )
         if stale:
             from untwine.metrics import evaluate_run  # deferred: metrics are optional work
 
             evaluate_run(out, stale, seed=job["metric_seed"], **job["metric_options"])
-        result["metrics"] = read_metrics(out / "metrics.json")
+        result["metrics"] = runfolder.read_metrics(out)
         result["state"] = "done"
     except KeyboardInterrupt:
         raise
@@ -98,17 +98,11 @@ def run_cell(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def _config_for(raw: dict[str, Any], out: Path):
-    """The cell's TrainConfig; if its folder moved (the study folder was renamed), the saved
-    config is updated to the new location so the run can still resume."""
-    from untwine.config import TrainConfig, validate
+    """The cell's TrainConfig. A moved run folder (a renamed study folder) still resumes:
+    ``out`` is one of the settings that may change on resume."""
+    from untwine.config import validate
 
-    config = validate(raw, source=f"{out}/config.yaml")
-    saved_path = out / "config.yaml"
-    if saved_path.is_file():
-        saved = TrainConfig.load(saved_path)
-        if Path(saved.out) != Path(config.out):
-            saved.model_copy(update={"out": config.out}).save(saved_path)
-    return config
+    return validate(raw, source=f"{out}/config.yaml")
 
 
 def _train(config, *, resume: bool, threads: int):
@@ -118,17 +112,14 @@ def _train(config, *, resume: bool, threads: int):
 
 
 def stale_metrics(
-    path: Path, names: Iterable[str], options: dict[str, Any], seed: int
+    recorded: dict[str, Any], names: Iterable[str], options: dict[str, Any], seed: int
 ) -> list[str]:
-    """The metrics in ``names`` that ``metrics.json`` lacks or holds with other settings.
+    """The metrics in ``names`` that ``recorded`` (a metrics.json document) lacks or holds
+    with other settings.
 
     A recorded result is current when its seed matches and every option that applies to the
     metric (plain ``num_points`` or prefixed ``mig_num_points``) has the recorded value.
     """
-    names = list(names)
-    if not names:
-        return []
-    recorded = read_metrics(path)
     stale = []
     for name in names:
         result = recorded.get(name)
@@ -144,15 +135,6 @@ def stale_metrics(
     return stale
 
 
-def read_metrics(path: Path) -> dict[str, Any]:
-    """``metrics.json`` as a dict, or ``{}`` when missing or unreadable."""
-    try:
-        doc = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return {}
-    return doc if isinstance(doc, dict) else {}
-
-
 def one_line_error(e: BaseException) -> str:
     """``Type: message`` on one line (the first line of a multi-line message)."""
     message = str(e).strip().splitlines()[0] if str(e).strip() else ""
@@ -160,10 +142,9 @@ def one_line_error(e: BaseException) -> str:
 
 
 def _step_of(out: Path) -> int:
-    try:
-        return int(json.loads((out / "status.json").read_text()).get("step", 0))
-    except (OSError, ValueError):
-        return 0
+    from untwine.train import runfolder
+
+    return runfolder.step(out)
 
 
 def _write_traceback(out: Path) -> None:

@@ -23,10 +23,11 @@ the entries are a union, and a cell produced twice is kept once. Every cell is c
 
 Each cell is validated into a :class:`TrainConfig` before anything trains, and is named by a
 stable id: the hash of its canonical JSON config without the settings that leave the trained
-weights unchanged (:data:`NOT_IN_ID`). The same config gives the same id whatever the key
-order or how the value was written (``4`` and ``4.0``), so re-running a study skips finished
-cells and a new axis value adds only new cells. Because the id hashes the *complete* config,
-defaults included, a change of a default in a later untwine version yields new ids.
+weights unchanged (:data:`untwine.train.runfolder.NOT_HYPERPARAMETERS`). The same config
+gives the same id whatever the key order or how the value was written (``4`` and ``4.0``),
+so re-running a study skips finished cells and a new axis value adds only new cells. Because
+the id hashes the *complete* config, defaults included, a change of a default in a later
+untwine version yields new ids.
 """
 
 from __future__ import annotations
@@ -44,10 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from untwine.config import TrainConfig, describe, nest, validate
 from untwine.errors import ConfigError
-
-#: Settings that do not change what a run computes; left out of its id so that changing
-#: them neither retrains nor duplicates a cell (the training loop lets them change on resume).
-NOT_IN_ID = ("out", "log_every", "checkpoint_every", "keep_checkpoints", "device")
+from untwine.train.runfolder import NOT_HYPERPARAMETERS
 
 #: Settings the study sets itself, per cell.
 RESERVED = {"seed": "use 'seeds: [...]' at the top level", "out": "the study names run folders"}
@@ -143,10 +141,11 @@ def cell_id(config: TrainConfig) -> str:
     """A stable id for a config: ``<method>-<12 hex digits of sha256>``.
 
     The hash covers the canonical JSON (sorted keys, compact) of the complete config except
-    :data:`NOT_IN_ID`, so it changes exactly when something that affects training changes.
+    :data:`~untwine.train.runfolder.NOT_HYPERPARAMETERS`, so it changes exactly when
+    something that affects training changes.
     """
     doc = config.model_dump(mode="json")
-    for key in NOT_IN_ID:
+    for key in NOT_HYPERPARAMETERS:
         doc.pop(key, None)
     canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"))
     digest = hashlib.sha256(canonical.encode()).hexdigest()[:12]

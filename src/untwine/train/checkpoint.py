@@ -15,9 +15,7 @@ generator's state, and ``meta`` (JSON values: untwine version, image shape, the 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +26,10 @@ from safetensors.torch import save as safetensors_bytes
 import untwine
 from untwine.data import GroundTruthData
 from untwine.errors import CheckpointError
+from untwine.files import atomic_directory, write_synced
 
+#: The folder of a run that holds its checkpoints.
+ROOT = "checkpoints"
 TENSORS = "tensors.safetensors"
 STATE = "state.json"
 PREFIX = "step-"
@@ -91,6 +92,16 @@ def read_meta(path: Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: unreadable checkpoint ({e})") from None
 
 
+def name_of(step: int) -> str:
+    """The folder name of the checkpoint of ``step``: ``step-00001000``."""
+    return f"{PREFIX}{step:08d}"
+
+
+def step_of(path: Path) -> int:
+    """The step of a checkpoint folder, read from its name (the one place that parses it)."""
+    return int(Path(path).name.removeprefix(PREFIX))
+
+
 def flatten(tree: Any, tensors: dict[str, torch.Tensor], prefix: str) -> Any:
     """Replace every tensor in a nested dict/list by a reference into ``tensors``."""
     if isinstance(tree, torch.Tensor):
@@ -120,23 +131,12 @@ def save(run_dir: Path, step: int, state: dict[str, Any], keep: int) -> Path:
 
     Older checkpoints beyond the newest ``keep`` are removed only after the new one is in place.
     """
-    root = Path(run_dir) / "checkpoints"
-    root.mkdir(parents=True, exist_ok=True)
-    final = root / f"{PREFIX}{step:08d}"
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
-    try:
+    final = Path(run_dir) / ROOT / name_of(step)
+    with atomic_directory(final) as tmp:
         tensors: dict[str, torch.Tensor] = {}
         meta = flatten(state, tensors, "s")
-        _write_synced(tmp / TENSORS, safetensors_bytes(tensors))
-        _write_synced(tmp / STATE, json.dumps({"step": step, "state": meta}).encode())
-        _fsync_path(tmp)
-        if final.exists():  # re-saving the same step (e.g. at the end): replace it whole
-            shutil.rmtree(final)
-        os.rename(tmp, final)
-        _fsync_path(root)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        write_synced(tmp / TENSORS, safetensors_bytes(tensors))
+        write_synced(tmp / STATE, json.dumps({"step": step, "state": meta}).encode())
     for old in complete_checkpoints(run_dir)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
@@ -144,7 +144,7 @@ def save(run_dir: Path, step: int, state: dict[str, Any], keep: int) -> Path:
 
 def complete_checkpoints(run_dir: Path) -> list[Path]:
     """Complete checkpoint directories of a run, oldest first."""
-    root = Path(run_dir) / "checkpoints"
+    root = Path(run_dir) / ROOT
     if not root.is_dir():
         return []
     found = [
@@ -160,7 +160,7 @@ def complete_checkpoints(run_dir: Path) -> list[Path]:
 
 def clean_partial(run_dir: Path) -> None:
     """Remove temporary directories left by a process killed while checkpointing."""
-    root = Path(run_dir) / "checkpoints"
+    root = Path(run_dir) / ROOT
     if root.is_dir():
         for p in root.glob(".tmp-*"):
             shutil.rmtree(p, ignore_errors=True)
@@ -180,18 +180,3 @@ def load(path: Path) -> tuple[int, dict[str, Any]]:
         return int(doc["step"]), unflatten(doc["state"], tensors)
     except (OSError, ValueError, KeyError) as e:
         raise CheckpointError(f"{path}: unreadable checkpoint ({e})") from None
-
-
-def _write_synced(path: Path, payload: bytes) -> None:
-    with open(path, "wb") as f:
-        f.write(payload)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -10,7 +10,6 @@ the same weights, bit for bit, as an uninterrupted run.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -23,15 +22,11 @@ from untwine import models
 from untwine.config import TrainConfig, nest, validate
 from untwine.data import GroundTruthData
 from untwine.errors import CheckpointError, ConfigError, TrainingError
-from untwine.files import atomic_write_json
 from untwine.objectives import METHODS
-from untwine.train import checkpoint
+from untwine.train import checkpoint, runfolder
 from untwine.train.data import BatchStream
 from untwine.train.run import Run
 from untwine.train.runtime import configure_threads, select_device, tune_allocator
-
-# Settings that may change when a run is resumed: they do not alter the weights at a step.
-RESUMABLE_CHANGES = {"steps", "log_every", "checkpoint_every", "keep_checkpoints", "device"}
 
 
 def train(
@@ -81,7 +76,7 @@ def train(
     if resume:
         start, state = checkpoint.load(checkpoint.latest(out))
         checkpoint.restore(state, model, objective, optimizer, noise)
-        _truncate_log(out / "log.jsonl", start)
+        runfolder.truncate_log(out, start)
     if start >= cfg.steps:
         return Run(out)
 
@@ -91,13 +86,13 @@ def train(
 
     # -- the loop ----------------------------------------------------------------------
     model.train()
-    log = open(out / "log.jsonl", "a")  # noqa: SIM115 - closed in finally
+    log = open(out / runfolder.LOG, "a")  # noqa: SIM115 - closed in finally
     meter = Meter()
     bar = tqdm(
         total=cfg.steps, initial=start, disable=not progress, unit="step", dynamic_ncols=True
     )
     t_last, images_since = time.perf_counter(), 0
-    _write_status(out, "running", start)
+    runfolder.write_status(out, "running", start)
     step = start
     try:
         for step in range(start, cfg.steps):
@@ -130,12 +125,12 @@ def train(
                 t_last, images_since = now, 0
             if done % cfg.checkpoint_every == 0 or done == cfg.steps:
                 save(done)
-                _write_status(out, "running" if done < cfg.steps else "done", done)
+                runfolder.write_status(out, "running" if done < cfg.steps else "done", done)
     except TrainingError as e:
-        _write_status(out, "failed", step, str(e))
+        runfolder.write_status(out, "failed", step, str(e))
         raise
     except KeyboardInterrupt:
-        _write_status(out, "interrupted", step)
+        runfolder.write_status(out, "interrupted", step)
         raise
     finally:
         bar.close()
@@ -209,15 +204,15 @@ def _prepare_run_dir(cfg: TrainConfig, out: Path, resume: bool) -> None:
             raise CheckpointError(
                 f"{out}: no checkpoint to resume from (nothing under {out / 'checkpoints'})"
             )
-        saved = TrainConfig.load(out / "config.yaml").model_dump(mode="json")
+        saved = TrainConfig.load(out / runfolder.CONFIG).model_dump(mode="json")
         wanted = cfg.model_dump(mode="json")
         changed = sorted(
-            k for k in wanted if wanted[k] != saved.get(k) and k not in RESUMABLE_CHANGES
+            k for k in wanted if wanted[k] != saved.get(k) and k not in runfolder.RESUMABLE
         )
         if changed:
             raise ConfigError(
                 f"{out}: cannot resume with different {', '.join(changed)} than config.yaml; "
-                f"only {', '.join(sorted(RESUMABLE_CHANGES))} may change"
+                f"only {', '.join(sorted(runfolder.RESUMABLE))} may change"
             )
     elif existing is not None:
         raise CheckpointError(
@@ -225,32 +220,11 @@ def _prepare_run_dir(cfg: TrainConfig, out: Path, resume: bool) -> None:
             "it or choose another output directory"
         )
     out.mkdir(parents=True, exist_ok=True)
-    cfg.save(out / "config.yaml")
+    cfg.save(out / runfolder.CONFIG)
     if not resume:
-        (out / "log.jsonl").unlink(missing_ok=True)
+        (out / runfolder.LOG).unlink(missing_ok=True)
 
 
-def _truncate_log(path: Path, step: int) -> None:
-    """Drop log lines written after the checkpoint we resume from (and any torn last line)."""
-    if not path.exists():
-        return
-    kept = []
-    for line in path.read_text().splitlines():
-        try:
-            if json.loads(line)["step"] <= step:
-                kept.append(line)
-        except (ValueError, KeyError):
-            break
-    from untwine.files import atomic_write_text
-
-    atomic_write_text(path, "".join(x + "\n" for x in kept))
-
-
-def _write_status(out: Path, state: str, step: int, error: str | None = None) -> None:
-    doc = {"state": state, "step": step, "pid": os.getpid(), "time": time.time()}
-    if error:
-        doc["error"] = error
-    atomic_write_json(out / "status.json", doc)
 
 
 __all__ = ["train"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
@@ -19,7 +18,7 @@ from untwine.data.base import to_float
 from untwine.errors import CheckpointError, DataError
 from untwine.models import LatentModel
 from untwine.objectives import METHODS
-from untwine.train import checkpoint
+from untwine.train import checkpoint, runfolder
 from untwine.train.runtime import select_device
 
 
@@ -28,9 +27,11 @@ class Run:
 
     def __init__(self, path: str | Path, device: str = "auto") -> None:
         self.path = Path(path)
-        if not (self.path / "config.yaml").is_file():
-            raise CheckpointError(f"{self.path}: not a run directory (no config.yaml)")
-        self.config = TrainConfig.load(self.path / "config.yaml")
+        if not self.path.is_dir():
+            raise CheckpointError(f"{self.path}: no such run directory")
+        if not (self.path / runfolder.CONFIG).is_file():
+            raise CheckpointError(f"{self.path}: not a run directory (no {runfolder.CONFIG})")
+        self.config = TrainConfig.load(self.path / runfolder.CONFIG)
         self._device = select_device(device)
 
     def __repr__(self) -> str:
@@ -50,28 +51,22 @@ class Run:
 
     @property
     def step(self) -> int:
+        """The step of the newest checkpoint (0 before the first)."""
         found = checkpoint.latest(self.path)
-        return 0 if found is None else int(found.name.split("-")[1])
+        return 0 if found is None else checkpoint.step_of(found)
 
     @property
     def status(self) -> dict[str, Any]:
-        """``{"state": running|done|failed|interrupted, "step": ..., ...}`` from status.json."""
-        try:
-            return json.loads((self.path / "status.json").read_text())
-        except (OSError, ValueError):
-            return {"state": "unknown", "step": self.step}
+        """status.json (``{"state", "step", "pid", "host", "time", "error"?}``) with ``state``
+        as :func:`untwine.train.runfolder.run_state` reads it (a "running" run whose process
+        is gone is "interrupted")."""
+        doc = runfolder.read_status(self.path)
+        state = runfolder.run_state(doc, runfolder.read_cell(self.path))
+        return {**doc, "state": state, "step": doc.get("step", self.step)}
 
     def log(self) -> list[dict[str, Any]]:
         """The records of ``log.jsonl`` (a torn last line is skipped)."""
-        records = []
-        path = self.path / "log.jsonl"
-        if path.exists():
-            for line in path.read_text().splitlines():
-                try:
-                    records.append(json.loads(line))
-                except ValueError:
-                    break
-        return records
+        return runfolder.read_log(self.path)
 
     @cached_property
     def model(self) -> LatentModel:

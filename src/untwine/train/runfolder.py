@@ -1,0 +1,397 @@
+"""The run folder: its files, their states, and how every part of untwine reads them.
+
+A run folder holds::
+
+    config.yaml      the complete TrainConfig (written by the training loop)
+    status.json      the training loop's state: {"state", "step", "pid", "host", "time", "error"?}
+    log.jsonl        one JSON record of loss terms per ``log_every`` steps
+    checkpoints/     step-00001000/ ... (untwine.train.checkpoint owns their layout)
+    metrics.json     {metric: result} written by untwine.metrics.evaluate_run
+    cell.json        a study driver's record of the cell (state, settings, attempts, ...)
+
+Training, studies, reports and ``untwine evaluate`` all read the folder through this module,
+so they agree on what state a run is in (:func:`run_state`) and what its hyperparameters are
+(:data:`NOT_HYPERPARAMETERS`). Readers never fail on a missing or half-written file: a run
+folder may belong to a process that died at any moment.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from untwine.files import atomic_write_json, atomic_write_text, read_json_dict
+from untwine.train import checkpoint
+
+CONFIG = "config.yaml"
+STATUS = "status.json"
+CELL = "cell.json"
+METRICS = "metrics.json"
+LOG = "log.jsonl"
+CHECKPOINTS = checkpoint.ROOT
+
+#: Files whose presence makes a folder a run folder (any one of them).
+RUN_MARKERS = (CONFIG, STATUS, CELL)
+
+#: States of a run. "running" is only believed while the process that wrote it lives.
+STATES = ("done", "running", "failed", "interrupted", "pending")
+
+#: Top-level settings of a TrainConfig that say where and how a run is carried out, not what
+#: it computes: the weights at every step are the same whatever their values. They are left
+#: out of a study cell's id (changing them neither retrains nor duplicates a cell; the ids of
+#: existing studies depend on exactly this set), are not shown as hyperparameters in reports,
+#: and may change when a run is resumed (so may ``steps``: see :data:`RESUMABLE`). ``out``
+#: may change on resume because a run folder can be moved (a renamed study folder).
+NOT_HYPERPARAMETERS = ("out", "log_every", "checkpoint_every", "keep_checkpoints", "device")
+
+#: Settings that may differ from config.yaml on resume: the above plus ``steps``, which
+#: extends (or ends earlier) the same trajectory without changing the weights at a step.
+RESUMABLE = frozenset(NOT_HYPERPARAMETERS) | {"steps"}
+
+#: Entries of a metric's result that are bookkeeping, not scores.
+NOT_SCORES = frozenset({"seed", "seconds"})
+
+
+# -- finding run folders ------------------------------------------------------------------
+def is_run_dir(path: str | Path) -> bool:
+    path = Path(path)
+    return any((path / marker).is_file() for marker in RUN_MARKERS)
+
+
+def find_run_dirs(folder: str | Path) -> list[Path]:
+    """Every run folder at or below ``folder``, sorted by path. Run folders do not nest, so
+    the search does not descend into one (nor into hidden folders such as a study's ``.jobs``)."""
+    found = []
+    for root, dirs, files in os.walk(Path(folder)):
+        if any(marker in files for marker in RUN_MARKERS):
+            found.append(Path(root))
+            dirs[:] = []
+            continue
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+    return sorted(found)
+
+
+# -- status.json and cell.json --------------------------------------------------------------
+def _owner() -> dict[str, Any]:
+    """Who writes a state: the process and machine, so readers can tell whether it lives."""
+    return {"pid": os.getpid(), "host": socket.gethostname()}
+
+
+def read_status(run_dir: str | Path) -> dict[str, Any]:
+    """status.json, or ``{}``."""
+    return read_json_dict(Path(run_dir) / STATUS)
+
+
+def write_status(run_dir: str | Path, state: str, step: int, error: str | None = None) -> None:
+    """Record the training loop's ``state`` at ``step`` (with this process as its owner)."""
+    doc = {"state": state, "step": step, **_owner(), "time": time.time()}
+    if error:
+        doc["error"] = error
+    atomic_write_json(Path(run_dir) / STATUS, doc)
+
+
+def read_cell(run_dir: str | Path) -> dict[str, Any]:
+    """cell.json (a study driver's record of the cell), or ``{}``."""
+    return read_json_dict(Path(run_dir) / CELL)
+
+
+def write_cell(run_dir: str | Path, record: dict[str, Any]) -> None:
+    """Write a study driver's record of the cell, with the driver as its owner."""
+    atomic_write_json(Path(run_dir) / CELL, {**record, **_owner()})
+
+
+def owner_alive(doc: Mapping[str, Any]) -> bool:
+    """Whether the process that wrote ``doc`` may still be running: True on another host
+    (nothing here can tell), False when no owner is recorded or its pid is gone here."""
+    pid, host = doc.get("pid"), doc.get("host")
+    if not isinstance(pid, int):
+        return False
+    if host is not None and host != socket.gethostname():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    return True
+
+
+def run_state(status: Mapping[str, Any], cell: Mapping[str, Any]) -> str:
+    """The one rule for a run's state, from its status.json and cell.json documents.
+
+    A study driver's record (cell.json) wins when there is one: it covers the whole cell,
+    training and evaluation, and knows when a worker died without updating status.json.
+    Otherwise the training loop's status.json; with neither, "pending". A "running" state is
+    believed only while the process that wrote it lives (:func:`owner_alive`); a dead owner
+    means the run was stopped without a chance to say so: "interrupted".
+    """
+    doc = cell if cell.get("state") else status
+    state = str(doc.get("state") or "pending")
+    if state == "running" and not owner_alive(doc):
+        return "interrupted"
+    return state
+
+
+def step(run_dir: str | Path) -> int:
+    """The step a run has reached: status.json's, else cell.json's, else its newest
+    checkpoint's (0 for none)."""
+    for doc in (read_status(run_dir), read_cell(run_dir)):
+        if isinstance(doc.get("step"), int):
+            return doc["step"]
+    latest = checkpoint.latest(Path(run_dir))
+    return 0 if latest is None else checkpoint.step_of(latest)
+
+
+# -- log.jsonl -----------------------------------------------------------------------------
+def read_log(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The records of log.jsonl, up to the first unreadable line (a torn last line, written
+    by a process killed mid-write, is skipped)."""
+    records = []
+    try:
+        lines = (Path(run_dir) / LOG).read_text().splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            break
+        if not isinstance(record, dict):
+            break
+        records.append(record)
+    return records
+
+
+def truncate_log(run_dir: str | Path, last_step: int) -> None:
+    """Drop the log records after ``last_step`` (the checkpoint a run resumes from) and any
+    torn last line, so the resumed run's log equals an uninterrupted one's."""
+    path = Path(run_dir) / LOG
+    if path.exists():
+        kept = [r for r in read_log(run_dir) if int(r.get("step", 0)) <= last_step]
+        atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
+
+
+# -- metrics.json --------------------------------------------------------------------------
+def read_metrics(run_dir: str | Path) -> dict[str, Any]:
+    """metrics.json as ``{metric: result}``, or ``{}``."""
+    return read_json_dict(Path(run_dir) / METRICS)
+
+
+def merge_metrics(run_dir: str | Path, results: Mapping[str, Any]) -> dict[str, Any]:
+    """Add ``results`` to metrics.json, keeping the other metrics there; returns the whole.
+
+    The merged document is serialised completely before the file is replaced atomically, so
+    a failure leaves the previous file as it was. Non-finite numbers (undefined scores)
+    are written as null.
+    """
+    merged = {**read_metrics(run_dir), **_jsonable(dict(results))}
+    atomic_write_json(Path(run_dir) / METRICS, merged, sort_keys=True)
+    return merged
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _scalar(value: Any) -> bool:
+    return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
+
+
+def metric_scalars(metrics: Mapping[str, Any]) -> dict[str, dict[str, float | None]]:
+    """Every scalar score of a metrics.json document: ``{metric: {key: value}}``. Lists,
+    settings and bookkeeping are left out; a null (undefined score) stays None, so a table
+    still shows the metric was computed."""
+    out: dict[str, dict[str, float | None]] = {}
+    for metric, result in metrics.items():
+        if isinstance(result, dict):
+            scalars = {
+                k: (None if v is None else float(v))
+                for k, v in result.items()
+                if k not in NOT_SCORES and _scalar(v)
+            }
+            if scalars:
+                out[metric] = scalars
+    return out
+
+
+def headline_scores(metrics: Mapping[str, Any]) -> dict[str, float | None]:
+    """Headline numbers of a metrics.json: ``{metric: value}`` where the result has an entry
+    named like the metric (``mig``, ``sap`` ...), else ``{metric.key: value}`` for each of its
+    scalar scores (``dci.disentanglement`` ...) — the columns of a study's results table.
+    Non-finite values (undefined scores) are None."""
+    out: dict[str, float | None] = {}
+    for name, scores in metric_scalars(metrics).items():
+        if name in scores:
+            out[name] = _finite(scores[name])
+        else:
+            out.update({f"{name}.{k}": _finite(v) for k, v in scores.items()})
+    return out
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+# -- config.yaml ----------------------------------------------------------------------------
+def flat_params(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The hyperparameters of a raw config mapping, flat: the method's settings (``beta``),
+    the model's and optimiser's (``z_dim``, ``lr``), ``steps`` and ``seed``, plus the
+    ``method`` and ``dataset`` names; :data:`NOT_HYPERPARAMETERS` are left out."""
+    out: dict[str, Any] = {}
+    method = config.get("method")
+    if isinstance(method, dict):
+        out["method"] = method.get("name")
+        out.update({k: v for k, v in method.items() if k != "name"})
+    elif isinstance(method, str):
+        out["method"] = method
+    dataset = config.get("dataset")
+    if isinstance(dataset, dict):
+        out["dataset"] = dataset.get("name")
+    for section in ("model", "optim"):
+        values = config.get(section)
+        if isinstance(values, dict):
+            out.update(values)
+    for key, value in config.items():
+        if key not in {"method", "dataset", "model", "optim", *NOT_HYPERPARAMETERS}:
+            out[key] = value
+    return out
+
+
+# -- one record of a run folder -----------------------------------------------------------
+@dataclass
+class RunRecord:
+    """What untwine knows of one run folder without loading its model.
+
+    ``state`` follows :func:`run_state`; ``settings`` are the flat settings a study chose for
+    the cell (without method and seed); ``params`` the flat hyperparameters of config.yaml;
+    ``metrics`` the metrics.json document (from a study's index: its scalar scores only);
+    ``marks`` say what else is missing (``no checkpoint``, ``not evaluated``, ...).
+    """
+
+    path: Path
+    state: str
+    name: str = ""
+    method: str | None = None
+    seed: int | None = None
+    step: int | None = None
+    steps: int | None = None
+    error: str | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    config_text: str = ""
+    metrics: dict[str, Any] = field(default_factory=dict)
+    has_checkpoint: bool = False
+    updated: float | None = None
+    marks: list[str] = field(default_factory=list)
+    # A study driver's bookkeeping (cell.json).
+    wall_s: float | None = None
+    attempts: int = 0
+    threads: int | None = None
+    in_spec: bool = True
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+        self.name = self.name or self.path.name
+
+    @property
+    def id(self) -> str:
+        return self.path.name
+
+    @property
+    def evaluated(self) -> bool:
+        return bool(self.metrics)
+
+    @property
+    def scores(self) -> dict[str, float | None]:
+        return headline_scores(self.metrics)
+
+
+def read_record(
+    path: str | Path, *, root: str | Path | None = None, settings: dict[str, Any] | None = None
+) -> RunRecord:
+    """Read a run folder into a :class:`RunRecord` (the folder need not exist).
+
+    ``root`` names the record relative to a folder of runs; ``settings`` are a study cell's
+    flat settings, used when the folder has no cell.json yet.
+    """
+    path = Path(path)
+    name = str(path.relative_to(root)) if root is not None else path.name
+    if name == ".":
+        name = path.resolve().name
+    config, config_text, marks = _read_config(path)
+    status, cell = read_status(path), read_cell(path)
+    state = run_state(status, cell)
+    settings = cell.get("settings") or settings or {}
+    method = config.get("method")
+    method = method.get("name") if isinstance(method, dict) else method
+    run_step = status.get("step", cell.get("step"))
+    error = cell.get("error") or status.get("error")
+    has_checkpoint = checkpoint.latest(path) is not None
+    metrics = read_metrics(path)
+    if not has_checkpoint:
+        marks.append("no checkpoint")
+    if (path / METRICS).exists() and not metrics:
+        marks.append(f"unreadable {METRICS}")
+    if not metrics:
+        marks.append("not evaluated")
+    seed = config.get("seed", settings.get("seed"))
+    steps = config.get("steps", settings.get("steps"))
+    return RunRecord(
+        path=path,
+        name=name,
+        state=state,
+        method=method or settings.get("method"),
+        seed=seed if isinstance(seed, int) else None,
+        step=run_step if isinstance(run_step, int) else None,
+        steps=steps if isinstance(steps, int) else None,
+        error=str(error) if error and state != "done" else None,
+        settings={k: v for k, v in settings.items() if k not in ("method", "seed")},
+        params=flat_params(config),
+        config=config,
+        config_text=config_text,
+        metrics=metrics,
+        has_checkpoint=has_checkpoint,
+        updated=status.get("time"),
+        marks=marks,
+        wall_s=cell.get("wall_s"),
+        attempts=len(cell.get("attempts", [])),
+        threads=cell.get("threads"),
+    )
+
+
+def _read_config(path: Path) -> tuple[dict[str, Any], str, list[str]]:
+    """config.yaml as a raw mapping (a run of a plugin method not loaded here still reads),
+    its text, and a mark if it is missing or unreadable."""
+    try:
+        text = (path / CONFIG).read_text()
+    except OSError:
+        return {}, "", ["no config"]
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError:
+        doc = None
+    if not isinstance(doc, dict):
+        return {}, text, [f"unreadable {CONFIG}"]
+    return doc, text, []
