@@ -15,8 +15,6 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from untwine.errors import CheckpointError, ConfigError
 from untwine.metrics.context import EncoderFn, EvalContext, RepresentationFn
 from untwine.registry import METRICS
