@@ -26,8 +26,8 @@ Every tree gets the random state it would have had in the sequential fit, so the
 classifiers, importances and accuracies are bit for bit those of plain
 ``GradientBoostingClassifier(random_state=seed).fit`` (tested against it).
 Measured on a 2-core Xeon shared with other jobs (so the wall-clock speed-up could not be
-measured there): the threads add no work (CPU time of DCI on 2,000 / 1,000 points 65.0 s
-sequential, 64.7 s on two threads); tree building, which runs without the GIL, is ~85 % of a
+measured there): the threads add no work (CPU time of DCI on 2,000 / 1,000 points: 65.0 s on
+one thread, 64.7 s on two); tree building, which runs without the GIL, is ~83 % of a
 fit's time (profile of 10,000 points, 40 classes), the rest (gradients, leaf updates) runs
 under the GIL in each factor's thread.
 
