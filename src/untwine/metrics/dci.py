@@ -28,8 +28,8 @@ classifiers, importances and accuracies are bit for bit those of plain
 Measured on a 2-core Xeon shared with other jobs (so the wall-clock speed-up could not be
 measured there): the threads add no work (CPU time of DCI on 2,000 / 1,000 points: 65.0 s on
 one thread, 64.7 s on two); tree building, which runs without the GIL, is ~83 % of a
-fit's time (profile of 10,000 points, 40 classes), the rest (gradients, leaf updates) runs
-under the GIL in each factor's thread.
+fit's time (profile of 10,000 points, 40 classes); the rest (gradients, leaf updates) holds
+the GIL.
 
 ``"fast"``: one scikit-learn ``RandomForestClassifier(n_estimators=25, max_depth=8,
 max_features=None)`` per factor (bagged depth-8 CART trees; ``random_state=seed``),
