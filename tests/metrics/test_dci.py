@@ -104,3 +104,55 @@ def test_bad_inputs(split):
         dci(train_codes, train_factors[:, :1], test_codes, test_factors[:, :1])
     with pytest.raises(MetricInputError, match="train_factors must hold integer"):
         dci(train_codes, train_factors.astype(np.float32), test_codes, test_factors)
+
+
+def _tied_codes(num_points: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Factors of sizes (3, 5, 4, 2) and noisy codes with an exact duplicate column, so that
+    the trees' random tie-breaking between the copies decides the importances."""
+    rng = np.random.default_rng(seed)
+    factors = np.stack([rng.integers(s, size=num_points) for s in (3, 5, 4, 2)], axis=1)
+    codes = factors + 0.7 * rng.standard_normal(factors.shape)
+    return np.hstack([codes, codes[:, :1]]), factors
+
+
+def test_parallel_gbt_is_the_sequential_reference():
+    """Threads across factors and within stages give exactly the plain per-factor fit."""
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    codes, factors = _tied_codes(300, 0)
+    test_codes, test_factors = _tied_codes(150, 1)
+    importance, acc_train, acc_test = [], [], []
+    for k in range(factors.shape[1]):  # disentanglement_lib's loop, one factor at a time
+        clf = GradientBoostingClassifier(random_state=5).fit(codes, factors[:, k])
+        importance.append(np.abs(clf.feature_importances_))
+        acc_train.append(float(np.mean(clf.predict(codes) == factors[:, k])))
+        acc_test.append(float(np.mean(clf.predict(test_codes) == test_factors[:, k])))
+    importance = np.stack(importance, axis=1)
+    assert importance[0].sum() > 0 and importance[-1].sum() > 0  # both copies are used
+    for jobs in (1, 3):
+        result = dci(codes, factors, test_codes, test_factors, model="gbt", seed=5, n_jobs=jobs)
+        assert np.array_equal(np.array(result["importance_matrix"]), importance)
+        assert result["informativeness_train_per_factor"] == acc_train
+        assert result["informativeness_test_per_factor"] == acc_test
+
+
+def test_stagewise_trees_equal_the_sequential_trees():
+    """Each tree of the stage-parallel classifier is the sequential one (same random state)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    from untwine.metrics.dci import _STAGEWISE_OK, _StagewiseGBT
+
+    assert _STAGEWISE_OK  # the installed scikit-learn has the stage fit it replaces
+    codes, factors = _tied_codes(200, 2)
+    plain = GradientBoostingClassifier(n_estimators=20, random_state=1).fit(codes, factors[:, 1])
+    staged = _StagewiseGBT(n_estimators=20, random_state=1)
+    with ThreadPoolExecutor(4) as pool:
+        staged.pool = pool
+        staged.fit(codes, factors[:, 1])
+    for a, b in zip(plain.estimators_.ravel(), staged.estimators_.ravel(), strict=True):
+        assert np.array_equal(a.tree_.feature, b.tree_.feature)
+        assert np.array_equal(a.tree_.threshold, b.tree_.threshold)
+        assert np.array_equal(a.tree_.value, b.tree_.value)
+    assert np.array_equal(plain.train_score_, staged.train_score_)

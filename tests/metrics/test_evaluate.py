@@ -100,6 +100,27 @@ def test_full_dataset_metrics_use_the_encoder(cube):
     assert results["mig"]["mig"] > 0.9  # the representation defaults to the mean
 
 
+def test_encoder_alone_encodes_each_image_once(grid):
+    """Given only an encoder, codes and full-dataset posteriors come from one table: the whole
+    grid is encoded once for MIG, FactorVAE, MIG (full) and the ELBO decomposition together."""
+    data = grid((6, 7, 8))
+    counting = Counting(sharp_encoder)
+    alone = {
+        "mig": dict(num_points=200),
+        "factor_vae_score": dict(num_votes=40, num_eval_votes=20, num_variance_points=100),
+        "mig_full": dict(num_samples=100),
+        "elbo": dict(num_samples=100),
+    }
+    settings = {f"{name}_{k}": v for name, options in alone.items() for k, v in options.items()}
+    together = evaluate(None, data, list(alone), seed=2, encoder_fn=counting, **settings)
+    assert counting.images == 6 * 7 * 8
+    for name, options in alone.items():
+        single = evaluate(None, data, [name], seed=2, encoder_fn=sharp_encoder, **options)
+        assert {k: v for k, v in together[name].items() if k != "seconds"} == {
+            k: v for k, v in single[name].items() if k != "seconds"
+        }
+
+
 def test_unknown_names_and_settings_fail_clearly(cube, reps):
     with pytest.raises(ConfigError, match="unknown metric 'mgi'"):
         evaluate(reps.identity, cube, ["mgi"])
@@ -171,3 +192,30 @@ def test_evaluate_run_keeps_the_good_file_on_failure(tmp_path, monkeypatch, cube
     with pytest.raises(RuntimeError, match="encoder crashed"):
         evaluate_run(tmp_path, ["mig"], num_points=1000)
     assert (tmp_path / "metrics.json").read_text() == before
+
+
+def test_whole_suite_encodes_each_image_once(grid, reps):
+    """The six metrics of one call share one code table: no image is encoded twice, and
+    every number is the one of the metric evaluated on its own (with its own encoding)."""
+    data = grid((10, 20, 30, 8))  # 48,000 cells: the votes reach cells the split did not
+    seen = []
+
+    def recording(images):
+        seen.append(data.index(images.reshape(len(images), -1).astype(np.int64)))
+        return reps.identity(images)
+
+    suite = ["mig", "sap", "dci", "modularity", "factor_vae_score", "beta_vae_score"]
+    small = dict(SMALL, num_votes=60, num_eval_votes=30, num_variance_points=300)
+    results = evaluate(recording, data, suite, seed=4, **small)
+    cells = np.concatenate(seen)
+    assert len(np.unique(cells)) == len(cells)  # each distinct image encoded once
+    assert len(cells) > 3000  # the vote-based scores reach beyond the shared split
+    for name in suite:
+        accepted = metric_settings(name)
+        options = {k: v for k, v in small.items() if k in accepted or k == "dci_model"}
+        if name != "dci":
+            options.pop("dci_model")
+        alone = evaluate(reps.identity, data, [name], seed=4, **options)[name]
+        assert {k: v for k, v in results[name].items() if k != "seconds"} == {
+            k: v for k, v in alone.items() if k != "seconds"
+        }

@@ -20,7 +20,8 @@ study workers).
 * ``ctx.require_codes(name)``: a :class:`CodeSource`, codes of any factor indices (each grid
   cell encoded at most once), for metrics that draw their own points;
 * ``ctx.posteriors(num_points)``: posterior means, log-variances and factors of the whole
-  grid (or of ``num_points`` random cells), for the full-dataset estimators.
+  grid (or of ``num_points`` random cells), for the full-dataset estimators (from the same
+  table as the codes when the evaluation was given only an encoder).
 
 Example, a metric reporting the mean variance of the codes::
 
@@ -44,6 +45,10 @@ FactorVAE and beta-VAE scores draw ~1.0 and ~1.9 million images from dSprites' 7
 which ~540,000 and ~680,000 are distinct cells; the reference encodes every draw, 64 at a
 time. The numbers are the same as encoding every draw for a deterministic, batch-independent
 representation (the mean code of a VAE in eval mode), which is what the metrics assume.
+One :class:`EvalContext` holds one table for every metric of an evaluation. The representation
+function carries the inference precision: a run's ``representation`` encodes in the run's
+precision, and the metrics take the codes as they come (``bench/metrics_suite.py`` measures
+how far they move from fp32).
 """
 
 from __future__ import annotations
@@ -80,29 +85,52 @@ def _as_codes(out: Any, n: int, what: str) -> np.ndarray:
 
 
 class CodeSource:
-    """Codes of grid cells under ``representation_fn``; each cell is encoded at most once."""
+    """Codes of grid cells under ``representation_fn``; each cell is encoded at most once.
+
+    Built from an ``encoder_fn`` (images -> ``(mu, logvar)``) instead, it keeps both: the
+    codes are the posterior means, and :meth:`posteriors` serves the full-dataset estimators
+    from the same table, so that no image is encoded twice for them either. The function
+    carries the inference precision (a run's ``representation`` encodes in the run's
+    precision); the table keeps the dtype it returns.
+    """
 
     def __init__(
         self,
         data: Any,
-        representation_fn: RepresentationFn,
+        representation_fn: RepresentationFn | None = None,
         rng: np.random.Generator | None = None,
         *,
+        encoder_fn: EncoderFn | None = None,
         batch_size: int = ENCODE_BATCH,
     ) -> None:
+        if (representation_fn is None) == (encoder_fn is None):
+            raise MetricInputError("CodeSource takes one of representation_fn and encoder_fn")
         self.data = data
         self.representation_fn = representation_fn
+        self.encoder_fn = encoder_fn
         self.sizes = tuple(int(s) for s in data.factor_sizes)
         self.num_cells = int(np.prod(self.sizes, dtype=np.int64))
         # Only datasets with nuisance variables use this; grid datasets ignore it.
         self.rng = rng if rng is not None else np.random.default_rng(0)
         self.batch_size = batch_size
         self.images_encoded = 0
-        self._table: np.ndarray | None = None  # (num_cells, D), allocated on first use
+        self._tables: list[np.ndarray] = []  # codes, or (mu, logvar): (num_cells, D) each
         self._known = np.zeros(self.num_cells, dtype=bool)
 
     def __call__(self, factors: np.ndarray) -> np.ndarray:
         """Codes (..., D) for factor indices (..., K)."""
+        return self._lookup(factors)[0]
+
+    def posteriors(self, factors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior means and log-variances (..., D) for factor indices (..., K)."""
+        if self.encoder_fn is None:
+            raise MetricInputError(
+                "this metric needs posterior parameters: pass encoder_fn returning (mu, logvar)"
+            )
+        mu, logvar = self._lookup(factors)
+        return mu, logvar
+
+    def _lookup(self, factors: np.ndarray) -> list[np.ndarray]:
         shape = factors.shape[:-1]
         cells = np.ravel_multi_index(tuple(factors.reshape(-1, factors.shape[-1]).T), self.sizes)
         # Distinct unseen cells, sorted: marking a (num_cells,) table is linear, where
@@ -114,48 +142,43 @@ class CodeSource:
             fresh = self._encode(
                 np.stack(np.unravel_index(missing, self.sizes), axis=1).astype(np.int64)
             )
-            if self._table is None:
-                self._table = np.empty((self.num_cells, fresh.shape[1]), dtype=fresh.dtype)
-            elif fresh.shape[1] != self._table.shape[1]:
+            if not self._tables:
+                self._tables = [np.empty((self.num_cells, f.shape[1]), f.dtype) for f in fresh]
+            elif fresh[0].shape[1] != self._tables[0].shape[1]:
                 raise MetricInputError(
-                    f"representation_fn returned {fresh.shape[1]} dimensions, "
-                    f"earlier {self._table.shape[1]}"
+                    f"{self._what} returned {fresh[0].shape[1]} dimensions, "
+                    f"earlier {self._tables[0].shape[1]}"
                 )
-            self._table[missing] = fresh
+            for table, part in zip(self._tables, fresh, strict=True):
+                table[missing] = part
             self._known[missing] = True
-        codes = self._table[cells]
-        return codes.reshape(*shape, codes.shape[-1])
+        return [t[cells].reshape(*shape, t.shape[1]) for t in self._tables]
 
-    def _encode(self, factors: np.ndarray) -> np.ndarray:
-        parts = []
+    @property
+    def _what(self) -> str:
+        return "representation_fn" if self.encoder_fn is None else "encoder_fn"
+
+    def _encode(self, factors: np.ndarray) -> list[np.ndarray]:
+        """Codes (or means and log-variances) of the cells ``factors``, in batches."""
+        parts: list[list[np.ndarray]] = []
         for start in range(0, len(factors), self.batch_size):
             chunk = factors[start : start + self.batch_size]
             images = self.data.sample_observations_from_factors(chunk, self.rng)
-            parts.append(_as_codes(self.representation_fn(images), len(chunk), "representation_fn"))
+            if self.encoder_fn is None:
+                parts.append([_as_codes(self.representation_fn(images), len(chunk), self._what)])
+            else:
+                parts.append(_as_posterior(self.encoder_fn(images), len(chunk)))
             self.images_encoded += len(chunk)
-        widths = {p.shape[1] for p in parts}
+        widths = {p.shape[1] for batch in parts for p in batch}
         if len(widths) > 1:
-            raise MetricInputError(f"representation_fn returned codes of varying widths {widths}")
-        return np.concatenate(parts)
+            raise MetricInputError(f"{self._what} returned codes of varying widths {widths}")
+        return [np.concatenate(column) for column in zip(*parts, strict=True)]
 
 
-def encode_posteriors(
-    data: Any,
-    encoder_fn: EncoderFn,
-    factors: np.ndarray,
-    rng: np.random.Generator,
-    batch_size: int = ENCODE_BATCH,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Posterior means and log-variances (N, D) of the images with the given factors."""
-    mus, logvars = [], []
-    for start in range(0, len(factors), batch_size):
-        chunk = factors[start : start + batch_size]
-        out = encoder_fn(data.sample_observations_from_factors(chunk, rng))
-        if not isinstance(out, tuple | list) or len(out) != 2:
-            raise MetricInputError("encoder_fn must return a pair (mu, logvar)")
-        mus.append(_as_codes(out[0], len(chunk), "encoder_fn (mu)"))
-        logvars.append(_as_codes(out[1], len(chunk), "encoder_fn (logvar)"))
-    return np.concatenate(mus), np.concatenate(logvars)
+def _as_posterior(out: Any, n: int) -> list[np.ndarray]:
+    if not isinstance(out, tuple | list) or len(out) != 2:
+        raise MetricInputError("encoder_fn must return a pair (mu, logvar)")
+    return [_as_codes(out[0], n, "encoder_fn (mu)"), _as_codes(out[1], n, "encoder_fn (logvar)")]
 
 
 @dataclass
@@ -171,9 +194,11 @@ class Split:
 class EvalContext:
     """Dataset, seed and caches handed to every registered metric adapter.
 
-    ``codes`` (a :class:`CodeSource`) is None when no representation function was given, and
-    ``encoder_fn`` None when no encoder was given; adapters that need one ask for it through
-    :meth:`require_codes` / :meth:`posteriors`, which raise a clear error.
+    ``codes`` (a :class:`CodeSource`) is None when neither function was given; adapters ask
+    for codes and posteriors through :meth:`require_codes` / :meth:`posteriors`, which raise a
+    clear error when the function they need is missing. With ``encoder_fn`` alone, the codes
+    are its posterior means and one table serves codes and posteriors (every image of the
+    evaluation encoded once); with both functions, each has its own table.
     """
 
     def __init__(
@@ -186,10 +211,16 @@ class EvalContext:
         self.data = data
         self.seed = seed
         self.encoder_fn = encoder_fn
+        encoded = (
+            CodeSource(data, rng=np.random.default_rng(seed), encoder_fn=encoder_fn)
+            if encoder_fn is not None
+            else None
+        )
+        self._posterior_source = encoded
         self.codes = (
             CodeSource(data, representation_fn, np.random.default_rng(seed))
             if representation_fn is not None
-            else None
+            else encoded
         )
         self._splits: dict[tuple[int, int], Split] = {}
         self._posteriors: dict[int | None, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
@@ -228,7 +259,7 @@ class EvalContext:
 
         The subset (without replacement, sorted) is drawn from ``default_rng(seed)``.
         """
-        if self.encoder_fn is None:
+        if self._posterior_source is None:
             raise MetricInputError(
                 "this metric needs posterior parameters: pass encoder_fn returning (mu, logvar)"
             )
@@ -241,8 +272,6 @@ class EvalContext:
                 rng = np.random.default_rng(self.seed)
                 cells = np.sort(rng.choice(total, size=num_points, replace=False))
             factors = np.stack(np.unravel_index(cells, sizes), axis=1).astype(np.int64)
-            mu, logvar = encode_posteriors(
-                self.data, self.encoder_fn, factors, np.random.default_rng(self.seed)
-            )
+            mu, logvar = self._posterior_source.posteriors(factors)
             self._posteriors[num_points] = (mu, logvar, factors)
         return self._posteriors[num_points]

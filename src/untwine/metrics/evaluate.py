@@ -15,8 +15,6 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from untwine.errors import CheckpointError, ConfigError
 from untwine.metrics.context import EncoderFn, EvalContext, RepresentationFn
 from untwine.registry import METRICS
@@ -131,7 +129,8 @@ def evaluate(
     ``beta_vae_score`` draw their own points from the same seed (their numbers equal the
     stand-alone functions'); every image is encoded at most about once across them.
     ``mig_full`` and ``elbo`` need ``encoder_fn`` (images -> ``(mu, logvar)``) and share the
-    posteriors of the whole grid.
+    posteriors of the whole grid. Given only ``encoder_fn``, every metric reads one table of
+    means and log-variances: no image is encoded twice in the call.
 
     Args:
         representation_fn: float32 images (N, C, H, W) -> codes (N, D); deterministic. If None,
@@ -152,11 +151,6 @@ def evaluate(
     for name in names:
         METRICS.get(name)  # unknown names fail before any work, listing the known ones
     settings = resolve_settings(names, overrides)
-    if representation_fn is None and encoder_fn is not None:
-
-        def representation_fn(images: np.ndarray) -> Any:
-            return encoder_fn(images)[0]
-
     ctx = EvalContext(data, seed, representation_fn=representation_fn, encoder_fn=encoder_fn)
     results: dict[str, dict] = {}
     for name in names:
