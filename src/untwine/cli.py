@@ -184,7 +184,7 @@ def evaluate(
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
 ) -> None:
     """Score runs with the metrics, merging the results into each run's metrics.json.
-    Metric settings follow as --name value (e.g. --num-train 2000, --dci-model fast)."""
+    Metric settings follow as --name value (e.g. --num-points 2000, --dci-model fast)."""
     from untwine.metrics import evaluate_folder
     from untwine.study import format_rows
 

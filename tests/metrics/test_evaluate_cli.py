@@ -34,14 +34,14 @@ def test_a_run_is_scored_and_other_metrics_are_kept(trained, tmp_path, plugin_en
     shutil.copytree(trained, run)
     (run / "metrics.json").write_text(json.dumps({"mine": {"mine": 0.25}}))
     proc = untwine(
-        "evaluate", str(run), "--metrics", "mig,sap", "--num-train", "200", "--num-test", "100",
-        "--json", env=plugin_env, cwd=tmp_path,
+        "evaluate", str(run), "--metrics", "mig,sap", "--num-points", "200",
+        "--num-test-points", "100", "--json", env=plugin_env, cwd=tmp_path,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(proc.stdout)
     saved = json.loads((run / "metrics.json").read_text())
     assert set(saved) == {"mine", "mig", "sap"}
-    assert saved["mig"]["settings"]["num_train"] == 200
+    assert saved["mig"]["settings"]["num_points"] == 200
     assert rows == [
         {"run": "run", "step": 4, "mig": saved["mig"]["mig"], "sap": saved["sap"]["sap"]}
     ]
@@ -56,7 +56,7 @@ def test_a_folder_gives_one_table_and_reports_a_run_without_checkpoints(
         shutil.copytree(trained, folder / name)
     shutil.rmtree(folder / "b" / "checkpoints")
     proc = untwine(
-        "evaluate", str(folder), "--metrics", "mig", "--num-train", "200",
+        "evaluate", str(folder), "--metrics", "mig", "--num-points", "200",
         env=plugin_env, cwd=tmp_path,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
