@@ -24,11 +24,19 @@ from untwine.config import TrainConfig, nest, validate
 from untwine.data import GroundTruthData
 from untwine.errors import CheckpointError, ConfigError, TrainingError
 from untwine.files import atomic_write_json
+from untwine.nets.precision import run_networks_in
 from untwine.objectives import METHODS
 from untwine.train import checkpoint
 from untwine.train.data import BatchStream
 from untwine.train.run import Run
-from untwine.train.runtime import configure_threads, select_device, tune_allocator
+from untwine.train.runtime import (
+    channels_last,
+    configure_threads,
+    recorded_precision,
+    resolve_precision,
+    select_device,
+    tune_allocator,
+)
 
 # Settings that may change when a run is resumed: they do not alter the weights at a step.
 RESUMABLE_CHANGES = {"steps", "log_every", "checkpoint_every", "keep_checkpoints", "device"}
@@ -57,16 +65,20 @@ def train(
     # Everything that can fail on bad input happens before the run directory is touched.
     if not isinstance(data, GroundTruthData):
         data = datasets.load(cfg.dataset.name, **cfg.dataset.options)
-    _prepare_run_dir(cfg, out, resume)
+    device = select_device(cfg.device)
+    cfg = _prepare_run_dir(cfg, out, resume, device)
 
     # -- set-up ------------------------------------------------------------------------
-    device = select_device(cfg.device)
     configure_threads(threads)
     tune_allocator()  # measured 1.34x on the bare conv loop here (bench/train_throughput.py)
     torch.manual_seed(cfg.seed)  # network initialisation
     method = METHODS.get(cfg.method.name)
     model = models.build(method.family, data.observation_shape, cfg.model).to(device)
     objective = method(cfg.method, model, len(data), cfg.optim).to(device)
+    for module in (model, objective):  # the networks in cfg.precision, the loss in float32
+        run_networks_in(
+            module, cfg.precision, device.type, channels_last=channels_last(cfg.precision)
+        )
     optimizer = torch.optim.Adam(
         model.parameters(),
         lr=cfg.optim.lr,
@@ -201,7 +213,12 @@ def _resolve_config(data, config, settings, preset=None) -> TrainConfig:
     return validate(nest(settings, base), source=str(config) if config else "settings")
 
 
-def _prepare_run_dir(cfg: TrainConfig, out: Path, resume: bool) -> None:
+def _prepare_run_dir(
+    cfg: TrainConfig, out: Path, resume: bool, device: torch.device
+) -> TrainConfig:
+    """Check ``out`` against ``resume`` and write config.yaml; returns ``cfg`` with its
+    precision resolved: a resumed run keeps the precision it trained in unless another is
+    asked for explicitly (which is refused like any other changed setting)."""
     checkpoint.clean_partial(out)
     existing = checkpoint.latest(out)
     if resume:
@@ -210,6 +227,9 @@ def _prepare_run_dir(cfg: TrainConfig, out: Path, resume: bool) -> None:
                 f"{out}: no checkpoint to resume from (nothing under {out / 'checkpoints'})"
             )
         saved = TrainConfig.load(out / "config.yaml").model_dump(mode="json")
+        saved["precision"] = recorded_precision(saved["precision"])
+        if cfg.precision == "auto":
+            cfg = cfg.model_copy(update={"precision": saved["precision"]})
         wanted = cfg.model_dump(mode="json")
         changed = sorted(
             k for k in wanted if wanted[k] != saved.get(k) and k not in RESUMABLE_CHANGES
@@ -224,10 +244,12 @@ def _prepare_run_dir(cfg: TrainConfig, out: Path, resume: bool) -> None:
             f"{out} already holds a run (checkpoint {existing.name}); pass --resume to continue "
             "it or choose another output directory"
         )
+    cfg = cfg.model_copy(update={"precision": resolve_precision(cfg.precision, device)})
     out.mkdir(parents=True, exist_ok=True)
     cfg.save(out / "config.yaml")
     if not resume:
         (out / "log.jsonl").unlink(missing_ok=True)
+    return cfg
 
 
 def _truncate_log(path: Path, step: int) -> None:
