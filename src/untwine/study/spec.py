@@ -148,6 +148,10 @@ def cell_id(config: TrainConfig) -> str:
     doc = config.model_dump(mode="json")
     for key in NOT_IN_ID:
         doc.pop(key, None)
+    # The *requested* precision is hashed, so an id never depends on the machine; "auto", the
+    # default, is left out so that ids stay those of studies written before the setting.
+    if doc.get("precision") == "auto":
+        del doc["precision"]
     canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"))
     digest = hashlib.sha256(canonical.encode()).hexdigest()[:12]
     return f"{config.method.name}-{digest}"
