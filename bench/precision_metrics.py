@@ -29,8 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from untwine import load_run
 from untwine import data as datasets
+from untwine import load_run
 from untwine.demo import DEMO_SETTINGS
 from untwine.metrics.evaluate import evaluate
 from untwine.train import checkpoint, train
