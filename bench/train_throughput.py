@@ -239,6 +239,7 @@ def table(rates: dict[str, list[float]], baseline: str, title: str) -> None:
 BARE = {
     "bare fp32": {},
     "bare bf16 + channels-last": {"dtype": torch.bfloat16, "channels_last": True},
+    "bare bf16, NCHW": {"dtype": torch.bfloat16},
     "bare fp16 + channels-last": {"dtype": torch.float16, "channels_last": True},
 }
 
