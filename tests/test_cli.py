@@ -81,6 +81,9 @@ def test_train_then_resume_from_the_config_file(tmp_path, plugin_env):
         (["--method", "betavae", "--beta", "-1"], r"method\.beta: .*greater than or equal to 0"),
         (["--method", "betavae", "--bta", "2"], r"unknown setting\(s\) 'bta'.*allowed: .*beta"),
         (["--method", "betavae", "--resume"], r"no checkpoint to resume from"),
+        # no silent slowdown: a CPU has no float16 matrix units for autocast to use
+        (["--method", "betavae", "--precision", "fp16"], r"precision: 'fp16' .* on cpu: .*fp32"),
+        (["--method", "betavae", "--precision", "fp64"], r"precision: .*'auto', 'fp32', 'bf16'"),
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path, plugin_env, args, pattern):

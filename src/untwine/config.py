@@ -156,6 +156,9 @@ class TrainConfig(Strict):
     log_every: int = Field(100, ge=1)
     keep_checkpoints: int = Field(2, ge=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    #: what the networks compute in; ``auto`` resolves at the start of a run to ``bf16`` where
+    #: the device has bfloat16 units, else ``fp32``, and config.yaml records the resolved value
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
 
     @field_validator("method", mode="before")
     @classmethod

@@ -45,6 +45,8 @@ DEMO_SETTINGS: dict[str, Any] = dict(
     lr=1e-3,
     steps=1000,
     seed=0,
+    # bf16 where the CPU or GPU has bf16 units (about 2x faster here), fp32 elsewhere
+    precision="auto",
 )
 #: Cheap metrics that share one encoding of 10,000 points; the vote-based scores
 #: (FactorVAE, beta-VAE) and the full-dataset MIG would take longer than training did.
@@ -131,4 +133,5 @@ def run_demo(
 
 def _describe(settings: dict[str, Any]) -> str:
     shown = ("beta", "kl_warmup_steps", "network", "z_dim", "batch_size", "lr", "steps", "seed")
+    shown += ("precision",)
     return f"{settings['method']} " + " ".join(f"{k}={settings[k]}" for k in shown if k in settings)

@@ -112,6 +112,19 @@ def test_ids_are_stable_and_depend_only_on_what_changes_training():
     assert a[0].id == b[0].id == same
 
 
+def test_ids_hash_the_requested_precision_never_the_machines(monkeypatch):
+    import torch
+
+    def one(**flat) -> str:
+        return cell_id(TrainConfig.from_flat(out="x", **{**BASE, "method": "betavae", **flat}))
+
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: {"amx_bf16": True})
+    auto_here = one(precision="auto")
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: {"amx_bf16": False})
+    assert one(precision="auto") == auto_here == one()
+    assert len({auto_here, one(precision="fp32"), one(precision="bf16")}) == 3
+
+
 @pytest.mark.parametrize(
     ("spec", "pattern"),
     [

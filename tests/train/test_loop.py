@@ -11,11 +11,14 @@ import time
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pytest
 import torch
+import yaml
 from safetensors.torch import load_file
 
 import untwine
+from untwine.config import TrainConfig
 from untwine.errors import CheckpointError, ConfigError, TrainingError
 from untwine.models import GaussianVAE, register_model
 from untwine.objectives import register_method
@@ -61,7 +64,7 @@ WORKER = textwrap.dedent(
     import sys, time
     import untwine
     from untwine.train import checkpoint
-    out, resume, slow = sys.argv[1], sys.argv[2] == "1", sys.argv[3] == "1"
+    out, resume, slow, precision = sys.argv[1], sys.argv[2] == "1", sys.argv[3] == "1", sys.argv[4]
     if slow:  # widen the checkpoint-writing window so that kills land inside it
         write = checkpoint.write_synced
         def slow_write(path, payload):
@@ -72,7 +75,7 @@ WORKER = textwrap.dedent(
     print("READY", flush=True)
     untwine.train("test-squares", method="betavae", beta=4.0, batch_size=8, seed=3, steps=48,
                   lr=1e-3, out=out, checkpoint_every=4, log_every=2, threads=1, progress=False,
-                  resume=resume)
+                  resume=resume, precision=precision)
     print("DONE", flush=True)
     """
 )
@@ -92,12 +95,13 @@ def _log_without_timing(run_dir: Path) -> list[dict]:
 
 
 @pytest.mark.slow
-def test_sigkilled_runs_resume_to_bit_identical_weights(tmp_path, plugin_env):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_sigkilled_runs_resume_to_bit_identical_weights(tmp_path, plugin_env, precision):
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
     ref, run = tmp_path / "ref", tmp_path / "killed"
     subprocess.run(
-        [sys.executable, str(script), str(ref), "0", "0"],
+        [sys.executable, str(script), str(ref), "0", "0", precision],
         env=plugin_env,
         check=True,
         capture_output=True,
@@ -111,7 +115,7 @@ def test_sigkilled_runs_resume_to_bit_identical_weights(tmp_path, plugin_env):
         resume = checkpoint.latest(run) is not None
         slow = kills < 4 and kills % 2 == 1
         proc = subprocess.Popen(
-            [sys.executable, str(script), str(run), str(int(resume)), str(int(slow))],
+            [sys.executable, str(script), str(run), str(int(resume)), str(int(slow)), precision],
             env=plugin_env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -169,6 +173,54 @@ def test_resume_may_extend_steps_but_not_change_the_model(tmp_path):
     assert run.step == 8 and run.config.steps == 8
 
 
+# -- precision ------------------------------------------------------------------------------
+def _cpu_with_bf16_units(monkeypatch, present: bool) -> None:
+    caps = {"amx_bf16": present, "avx512_bf16": present}
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: caps)
+
+
+def test_auto_precision_is_resolved_recorded_and_kept_on_resume(tmp_path, monkeypatch):
+    out = tmp_path / "r"
+    _cpu_with_bf16_units(monkeypatch, True)
+    untwine.train("test-squares", steps=2, out=out, precision="auto", **SMALL)
+    assert TrainConfig.load(out / "config.yaml").precision == "bf16"
+    # resumed where there are no bf16 units: 'auto' is not a changed setting, bf16 is kept
+    _cpu_with_bf16_units(monkeypatch, False)
+    run = untwine.train("test-squares", steps=4, out=out, resume=True, precision="auto", **SMALL)
+    assert run.step == 4 and run.config.precision == "bf16"
+    with pytest.raises(ConfigError, match="cannot resume with different precision"):
+        untwine.train("test-squares", steps=6, out=out, resume=True, precision="fp32", **SMALL)
+    fresh = untwine.train("test-squares", steps=2, out=tmp_path / "new", **SMALL)
+    assert fresh.config.precision == "fp32"
+
+
+def test_a_run_recorded_before_precision_existed_resumes_in_fp32(tmp_path):
+    out = tmp_path / "r"
+    untwine.train("test-squares", steps=2, out=out, precision="fp32", **SMALL)
+    doc = yaml.safe_load((out / "config.yaml").read_text())
+    del doc["precision"]
+    (out / "config.yaml").write_text(yaml.safe_dump(doc))
+    with pytest.raises(ConfigError, match="cannot resume with different precision"):
+        untwine.train("test-squares", steps=4, out=out, resume=True, precision="bf16", **SMALL)
+    run = untwine.train("test-squares", steps=4, out=out, resume=True, **SMALL)
+    assert run.step == 4 and run.config.precision == "fp32"
+
+
+def test_inference_runs_in_fp32_or_in_the_runs_precision(tmp_path, squares):
+    untwine.train(squares, steps=8, lr=1e-3, out=tmp_path / "r", precision="bf16", **SMALL)
+    images = squares.images(range(0, 128, 4))
+    fp32 = untwine.load_run(tmp_path / "r").representation(images)
+    own = untwine.load_run(tmp_path / "r", precision="run")
+    assert own.precision == "bf16"
+    bf16 = own.representation(images)
+    assert fp32.dtype == bf16.dtype == np.float32
+    assert not np.array_equal(fp32, bf16)  # bf16 matmuls did run
+    # bfloat16 keeps 8 bits of mantissa: codes agree to a few parts in a hundred
+    np.testing.assert_allclose(bf16, fp32, atol=0.05 * np.abs(fp32).max())
+    with pytest.raises(ConfigError, match="precision: expected one of fp32, run"):
+        untwine.load_run(tmp_path / "r", precision="bf17")
+
+
 class NanParams(BetaVAEParams):
     name: Literal["test-nan-at-5"] = "test-nan-at-5"
 
@@ -185,9 +237,10 @@ class NanAtFive(BetaVAE):
         return out
 
 
-def test_non_finite_loss_names_step_and_term_and_keeps_the_last_checkpoint(tmp_path):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_non_finite_loss_names_step_and_term_and_keeps_the_last_checkpoint(tmp_path, precision):
     out = tmp_path / "r"
-    settings = {**SMALL, "method": "test-nan-at-5"}
+    settings = {**SMALL, "method": "test-nan-at-5", "precision": precision}
     with pytest.raises(
         TrainingError, match=r"non-finite loss at step 5: term 'kl' is nan.*step-00000004 is intact"
     ):

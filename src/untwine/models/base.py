@@ -35,6 +35,16 @@ Families with a density also give ``prior_log_prob(z) -> (N,)``; with the poster
 log p(x) needs (log p(x) ~ logsumexp_k [log p(x|z_k) + log p(z_k) - log q(z_k|x)] - log K,
 Burda et al. 2016), one code path for all families with a density. No ``log_px`` exists yet.
 
+Precision
+---------
+The loop (and :class:`untwine.train.Run` for inference) runs every *network* of a model and of
+an objective (each direct child module with parameters: ``encoder``, ``decoder``, FactorVAE's
+``discriminator``) in the run's precision through :func:`untwine.nets.precision.run_networks_in`:
+bfloat16 matrix products under autocast, float32 outputs. A family's own maths (posteriors,
+log-densities, KL, estimators) therefore always sees float32 tensors and needs no code for it;
+a child module that must stay float32 (a codebook compared by distance) is named in the
+class attribute ``full_precision_children``.
+
 Adding a family
 ---------------
 1. Write ``models/<family>.py`` with its posterior class and a ``LatentModel`` subclass,

@@ -25,11 +25,19 @@ from untwine.config import TrainConfig, nest, validate
 from untwine.data import GroundTruthData
 from untwine.errors import CheckpointError, ConfigError, TrainingError
 from untwine.files import WriteError, write_error
+from untwine.nets.precision import run_networks_in
 from untwine.objectives import METHODS
 from untwine.train import checkpoint, runfolder
 from untwine.train.data import BatchStream
 from untwine.train.run import Run
-from untwine.train.runtime import configure_threads, select_device, tune_allocator
+from untwine.train.runtime import (
+    channels_last,
+    configure_threads,
+    recorded_precision,
+    resolve_precision,
+    select_device,
+    tune_allocator,
+)
 
 
 def train(
@@ -55,9 +63,10 @@ def train(
     # Everything that can fail on bad input happens before the run directory is touched.
     if not isinstance(data, GroundTruthData):
         data = datasets.load(cfg.dataset.name, **cfg.dataset.options)
+    device = select_device(cfg.device)
     with runfolder.owned(out):  # one training process per run folder, for its whole life
-        resume_from = _prepare_run_dir(cfg, out, resume)
-        return _train(cfg, data, out, resume_from, threads, progress)
+        cfg, resume_from = _prepare_run_dir(cfg, out, resume, device)
+        return _train(cfg, data, out, resume_from, threads, progress, device)
 
 
 def _train(
@@ -67,16 +76,20 @@ def _train(
     resume_from: Path | None,
     threads: int | None,
     progress: bool,
+    device: torch.device,
 ) -> Run:
     """The body of :func:`train`, run while the run folder's lock is held."""
     # -- set-up ------------------------------------------------------------------------
-    device = select_device(cfg.device)
     configure_threads(threads)
     tune_allocator()  # measured 1.34x on the bare conv loop here (bench/train_throughput.py)
     torch.manual_seed(cfg.seed)  # network initialisation
     method = METHODS.get(cfg.method.name)
     model = models.build(method.family, data.observation_shape, cfg.model).to(device)
     objective = method(cfg.method, model, len(data), cfg.optim).to(device)
+    for module in (model, objective):  # the networks in cfg.precision, the loss in float32
+        run_networks_in(
+            module, cfg.precision, device.type, channels_last=channels_last(cfg.precision)
+        )
     optimizer = torch.optim.Adam(
         model.parameters(),
         lr=cfg.optim.lr,
@@ -239,9 +252,13 @@ def _resolve_config(data, config, settings, preset=None) -> TrainConfig:
     return validate(nest(settings, base), source=str(config) if config else "settings")
 
 
-def _prepare_run_dir(cfg: TrainConfig, out: Path, resume: bool) -> Path | None:
-    """Check ``out`` against the request and write config.yaml; returns the checkpoint to
-    resume from (the newest that verifies) or None for a new run."""
+def _prepare_run_dir(
+    cfg: TrainConfig, out: Path, resume: bool, device: torch.device
+) -> tuple[TrainConfig, Path | None]:
+    """Check ``out`` against the request and write config.yaml. Returns ``cfg`` with its
+    precision resolved (a resumed run keeps the precision it trained in unless another is
+    asked for explicitly, which is refused like any other changed setting) and the checkpoint
+    to resume from (the newest that verifies), or None for a new run."""
     checkpoint.clean_partial(out)
     existing = checkpoint.latest(out)
     if resume:
@@ -250,6 +267,9 @@ def _prepare_run_dir(cfg: TrainConfig, out: Path, resume: bool) -> Path | None:
                 f"{out}: no checkpoint to resume from (nothing under {out / 'checkpoints'})"
             )
         saved = TrainConfig.load(out / runfolder.CONFIG).model_dump(mode="json")
+        saved["precision"] = recorded_precision(saved["precision"])
+        if cfg.precision == "auto":
+            cfg = cfg.model_copy(update={"precision": saved["precision"]})
         wanted = cfg.model_dump(mode="json")
         changed = sorted(
             k for k in wanted if wanted[k] != saved.get(k) and k not in runfolder.RESUMABLE
@@ -264,12 +284,13 @@ def _prepare_run_dir(cfg: TrainConfig, out: Path, resume: bool) -> Path | None:
             f"{out} already holds a run (checkpoint {existing.name}); pass --resume to continue "
             "it or choose another output directory"
         )
+    cfg = cfg.model_copy(update={"precision": resolve_precision(cfg.precision, device)})
     out.mkdir(parents=True, exist_ok=True)
     resume_from = runfolder.resume_checkpoint(out) if resume else None
     cfg.save(out / runfolder.CONFIG)
     if not resume:
         (out / runfolder.LOG).unlink(missing_ok=True)
-    return resume_from
+    return cfg, resume_from
 
 
 __all__ = ["train"]

@@ -17,15 +17,24 @@ from untwine.data import GroundTruthData
 from untwine.data.base import to_float
 from untwine.errors import CheckpointError, ConfigError, DataError
 from untwine.models import LatentModel
+from untwine.nets.precision import run_networks_in
 from untwine.objectives import METHODS
 from untwine.train import checkpoint, runfolder
-from untwine.train.runtime import select_device
+from untwine.train.runtime import channels_last, recorded_precision, select_device
+
+#: What :class:`Run` may run inference in: float32, or ``"run"``, the precision the run trained
+#: in. float32 is the default because the metrics are compared across runs and machines:
+#: bfloat16 rounds the networks' products to 8 bits of mantissa, so codes move by up to a few
+#: hundredths of their range, and bench/precision_metrics.py measures how far MIG, SAP, DCI
+#: and the FactorVAE score move; bf16 inference becomes the default only where they stay within
+#: 0.005 of float32.
+INFERENCE_PRECISIONS = ("fp32", "run")
 
 
 class Run:
     """A trained (or training) model's directory: config, newest checkpoint, log and status."""
 
-    def __init__(self, path: str | Path, device: str = "auto") -> None:
+    def __init__(self, path: str | Path, device: str = "auto", precision: str = "fp32") -> None:
         self.path = Path(path)
         if not self.path.is_dir():
             raise CheckpointError(f"{self.path}: no such run directory")
@@ -33,6 +42,15 @@ class Run:
             raise CheckpointError(f"{self.path}: not a run directory (no {runfolder.CONFIG})")
         self.config = TrainConfig.load(self.path / runfolder.CONFIG)
         self._device = select_device(device)
+        if precision not in INFERENCE_PRECISIONS:
+            raise ConfigError(
+                f"precision: expected one of {', '.join(INFERENCE_PRECISIONS)} (got {precision!r})"
+            )
+        #: what inference runs the networks in: ``"run"`` (the precision the run trained in)
+        #: or ``"fp32"`` (see :data:`INFERENCE_PRECISIONS`)
+        self.precision = (
+            recorded_precision(self.config.precision) if precision == "run" else precision
+        )
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r}, method={self.config.method.name!r}, step={self.step})"
@@ -77,7 +95,11 @@ class Run:
         shape = tuple(self._meta["observation_shape"])
         model = models.build(family, shape, self.config.model)
         model.load_state_dict(checkpoint.model_weights(state))
-        return model.to(self._device).eval()
+        model = model.to(self._device).eval()
+        run_networks_in(
+            model, self.precision, self._device.type, channels_last=channels_last(self.precision)
+        )
+        return model
 
     def dataset(self) -> GroundTruthData:
         """The dataset the run was trained on, loaded by its registered name and options."""
@@ -168,6 +190,7 @@ class Run:
         ).numpy()
 
 
-def load_run(path: str | Path, device: str = "auto") -> Run:
-    """Open the run directory at ``path`` (raises CheckpointError if it is not one)."""
-    return Run(path, device=device)
+def load_run(path: str | Path, device: str = "auto", precision: str = "fp32") -> Run:
+    """Open the run directory at ``path`` (raises CheckpointError if it is not one); inference
+    runs the networks in ``precision``: ``"fp32"`` or ``"run"`` (the run's own)."""
+    return Run(path, device=device, precision=precision)

@@ -1,0 +1,114 @@
+"""Running networks in reduced precision: autocast around each network, float32 out of it.
+
+:func:`run_networks_in` makes every *network* of a module (each direct child module that
+has parameters: a model's ``encoder`` and ``decoder``, FactorVAE's ``discriminator``, any
+auxiliary net an objective or a later family adds) run under ``torch.autocast`` with the
+given dtype, and hands its outputs back as float32. It works through forward hooks, so a
+family or an objective needs no code of its own: whatever calls ``self.encoder(x)`` gets the
+reduced-precision matmuls and a float32 result.
+
+What runs in which precision, and why:
+
+- *Inside a network* autocast runs the matrix products (convolutions, transposed
+  convolutions, linear layers) in bfloat16 with float32 accumulation (oneDNN on CPU:
+  AMX/AVX512-BF16 tiles; tensor cores on CUDA); weights and their gradients stay float32
+  (autocast casts a copy per call), so Adam updates float32 master weights. ReLU and the
+  other elementwise ops follow their input's dtype.
+- *Outside the networks* everything stays float32, because the networks' outputs are cast
+  back before anyone reads them: the reparameterised sample, the log-densities
+  (log N(z; mu, sigma), the Bernoulli/Gaussian log-likelihoods summed over 4096 pixels, where
+  bfloat16's 8-bit mantissa would lose whole nats), the closed-form KL (exp(logvar) of a
+  bfloat16 logvar is off by ~0.4 %), the total-correlation estimators (logsumexp over the
+  batch, the discriminator's logit difference), the batch means and the loss. Reductions in
+  bfloat16 would round each partial sum to 3 significant digits.
+
+Networks whose parameters must not be rounded at all (a codebook compared by distance, say)
+are named in the owner's ``full_precision_children`` (a tuple of attribute names) and left
+alone. ``channels_last`` additionally stores the 4-D weights of convolutional networks and
+feeds them 4-D inputs in NHWC layout, which oneDNN's bfloat16 convolutions prefer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+#: the torch dtype each reduced precision runs networks in (fp32 runs them untouched)
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def networks(module: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The direct children of ``module`` that have parameters, except its
+    ``full_precision_children``: the networks :func:`run_networks_in` wraps."""
+    keep = set(getattr(module, "full_precision_children", ()))
+    return [
+        (name, child)
+        for name, child in module.named_children()
+        if name not in keep and any(True for _ in child.parameters())
+    ]
+
+
+def run_networks_in(
+    module: nn.Module, precision: str, device_type: str, channels_last: bool = False
+) -> None:
+    """Run every network of ``module`` (see :func:`networks`) in ``precision`` (``"fp32"``,
+    ``"bf16"`` or ``"fp16"``) on ``device_type``; calling it again replaces the setting."""
+    for handle in getattr(module, "_precision_hooks", []):
+        handle.remove()
+    module._precision_hooks = []  # type: ignore[assignment]
+    dtype = DTYPES.get(precision)
+    if dtype is None and not channels_last:
+        return
+    for _, net in networks(module):
+        nhwc = channels_last and any(p.ndim == 4 for p in net.parameters())  # a conv net
+        if nhwc:
+            net.to(memory_format=torch.channels_last)
+        hooks = _Hooks(device_type, dtype, nhwc)
+        module._precision_hooks += [  # type: ignore[operator]
+            net.register_forward_pre_hook(hooks.enter),
+            # always_call: leave autocast even when the network raises
+            net.register_forward_hook(hooks.exit, always_call=True),
+        ]
+
+
+class _Hooks:
+    """Enter autocast before a network's forward, leave it after and cast the outputs back."""
+
+    def __init__(self, device_type: str, dtype: torch.dtype | None, channels_last: bool):
+        self.device_type, self.dtype, self.channels_last = device_type, dtype, channels_last
+        self.active: list[torch.autocast] = []  # a stack: a network may call itself
+
+    def enter(self, module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        if self.dtype is not None:
+            ctx = torch.autocast(self.device_type, dtype=self.dtype)
+            ctx.__enter__()
+            self.active.append(ctx)
+        if self.channels_last:
+            return tuple(_to_channels_last(a) for a in args)
+        return None
+
+    def exit(self, module: nn.Module, args: tuple[Any, ...], output: Any) -> Any:
+        if self.dtype is None:
+            return None
+        self.active.pop().__exit__(None, None, None)
+        return _to_float32(output)
+
+
+def _to_channels_last(value: Any) -> Any:
+    if isinstance(value, Tensor) and value.ndim == 4:
+        return value.contiguous(memory_format=torch.channels_last)
+    return value
+
+
+def _to_float32(value: Any) -> Any:
+    if isinstance(value, Tensor):
+        return value.float() if value.is_floating_point() else value
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a NamedTuple
+        return type(value)(*(_to_float32(v) for v in value))
+    if isinstance(value, tuple | list):
+        return type(value)(_to_float32(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _to_float32(v) for k, v in value.items()}
+    return value
