@@ -43,7 +43,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from untwine.config import TrainConfig, describe, nest, validate
+from untwine.config import MethodConfig, TrainConfig, describe, nest, validate
 from untwine.errors import ConfigError
 from untwine.train.runfolder import NOT_HYPERPARAMETERS
 
@@ -146,6 +146,8 @@ ORIGINAL_SETTINGS: dict[str | None, frozenset[str]] = {
     "model": frozenset({"network", "z_dim", "likelihood", "gaussian_scale"}),
     "optim": frozenset({"lr", "adam_beta1", "adam_beta2", "eps", "batch_size"}),
 }
+#: The settings every method shared when studies began (:class:`~untwine.config.MethodConfig`).
+ORIGINAL_METHOD = frozenset({"name", "kl_warmup_steps", "free_bits"})
 
 
 def cell_id(config: TrainConfig) -> str:
@@ -161,7 +163,10 @@ def cell_id(config: TrainConfig) -> str:
     for key in NOT_HYPERPARAMETERS:
         doc.pop(key, None)
     defaults = TrainConfig.model_construct().model_dump(mode="json", exclude={"method"})
-    for section, original in ORIGINAL_SETTINGS.items():
+    defaults["method"] = type(config.method).model_construct().model_dump(mode="json")
+    # a method's own hyperparameters are hashed whole; the shared ones follow the rule
+    own = set(type(config.method).model_fields) - set(MethodConfig.model_fields)
+    for section, original in {**ORIGINAL_SETTINGS, "method": ORIGINAL_METHOD | own}.items():
         values = doc if section is None else doc.get(section, {})
         default = defaults if section is None else defaults.get(section, {})
         for key in [k for k in values if k not in original]:
