@@ -55,7 +55,14 @@ def test_train_then_resume_from_the_config_file(tmp_path, plugin_env):
     assert proc.returncode == 0, proc.stderr
     assert "step 4" in proc.stdout
     cfg = yaml.safe_load((out / "config.yaml").read_text())
-    assert cfg["method"] == {"name": "betavae", "kl_warmup_steps": 0, "free_bits": 0.0, "beta": 4.0}
+    assert cfg["method"] == {
+        "name": "betavae",
+        "kl_warmup_steps": 0,
+        "free_bits": 0.0,
+        "encoder_steps": 1,
+        "aggressive_check_every": 0,
+        "beta": 4.0,
+    }
     assert cfg["out"] == str(out) and cfg["checkpoint_every"] == 2
     proc = untwine(
         "train",

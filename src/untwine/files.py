@@ -50,6 +50,8 @@ def write_parts_synced(path: str | Path, parts: Iterable[bytes | memoryview]) ->
             f.flush()
             os.fsync(f.fileno())
     except OSError as e:  # a failed write() names no file; say which one it was
+        if e.errno is None:
+            raise
         raise OSError(e.errno, e.strerror, str(path)) from None
 
 

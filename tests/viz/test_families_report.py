@@ -25,7 +25,7 @@ COMMON = dict(
 )
 def test_report_evaluation_and_traversals(tmp_path, settings):
     run = untwine.train("test-squares", out=tmp_path / "r", **COMMON, **settings)
-    evaluate_run(run.path, ["mig"], seed=0, num_train=256)
+    evaluate_run(run.path, ["mig"], seed=0, num_points=256)
     summary = summarize_latents(run, num_points=256)
     images = run.dataset().images(summary.indices)
     assert np.array_equal(summary.codes, run.representation(images))

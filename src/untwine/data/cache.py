@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from untwine.data.base import cache_dir
-from untwine.files import atomic_write_parts
+from untwine.files import WriteError, atomic_write_parts
 
 __all__ = ["cached_array", "read_npy", "write_npy"]
 
@@ -42,7 +42,7 @@ def cached_array(
     array = render()
     try:
         write_npy(path, array)
-    except OSError as err:  # a read-only cache must not stop anyone from using the data
+    except (OSError, WriteError) as err:  # a read-only cache must not stop anyone using the data
         warnings.warn(f"{path}: could not write the cache ({err})", stacklevel=3)
     return array
 

@@ -137,18 +137,22 @@ class Run:
 
     @torch.no_grad()
     def encode(self, images, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
-        """Posterior means and log-variances, each (N, z) float32, for uint8 or float images
-        (Gaussian family: the posterior's ``mu`` and ``logvar``)."""
-        if not self.has_gaussian_posterior:
-            raise ConfigError(
-                f"{self.path}: a {self.model.family!r} model has no Gaussian posterior "
-                "(mu, logvar) to encode into"
-            )
+        """Posterior means and log-variances, each (N, z) float32, for uint8 or float images:
+        the ``mu`` and ``logvar`` of a family whose posterior has a Gaussian part (the
+        Gaussian family; IBP-VAE's q(s|x)). A family without one (VQ) is a one-line error."""
         mus, logvars = [], []
         for chunk in self._float_batches(images, batch_size):
             post = self.model.encode(chunk)
+            if not (hasattr(post, "mu") and hasattr(post, "logvar")):
+                raise ConfigError(
+                    f"{self.path}: a {self.model.family!r} model has no Gaussian posterior "
+                    "(mu, logvar) to encode into"
+                )
             mus.append(post.mu.cpu())
             logvars.append(post.logvar.cpu())
+        if not mus:
+            empty = np.zeros((0, self.model.z_dim), np.float32)
+            return empty, empty.copy()
         return torch.cat(mus).numpy(), torch.cat(logvars).numpy()
 
     @torch.no_grad()
