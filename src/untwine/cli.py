@@ -168,11 +168,14 @@ def report(
     seed: int = typer.Option(0, help="seed of the random choices"),
 ) -> None:
     """Write a self-contained HTML report of a run, or one comparing every run in a folder."""
+    from untwine import study
     from untwine.viz.report import write_report
 
     if not path.is_dir():
         raise ConfigError(f"{path}: no such run directory or folder")
-    typer.echo(str(write_report(path, out, each=each, num_points=points, seed=seed)))
+    # a study folder is read through its index: every cell of the spec, pending ones too
+    write = study.write_report if (path / "study.yaml").is_file() else write_report
+    typer.echo(str(write(path, out, each=each, num_points=points, seed=seed)))
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

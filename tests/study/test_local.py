@@ -164,9 +164,9 @@ def test_a_sigkilled_run_is_recorded_failed_and_resumes_on_the_next_run(tmp_path
 
 
 def test_the_study_report_reads_the_index_and_plots_metrics_against_beta(squares_study, tmp_path):
+    from untwine.study import write_report
     from untwine.study.driver import StudyDriver
     from untwine.study.spec import load_spec
-    from untwine.viz.report import write_report
 
     _, study_dir, _, _ = squares_study
     copy = tmp_path / "copy"

@@ -26,10 +26,12 @@ from untwine.errors import ConfigError
 from untwine.study.driver import EventFn, StudyBusyError, StudyDriver, StudySummary
 from untwine.study.driver import default_study_dir as default_study_dir
 from untwine.study.index import StudyIndex
-from untwine.study.results import format_rows, rebuild_index, results, status
+from untwine.study.results import format_rows, rebuild_index, report_records, results, status
 from untwine.study.spec import Cell, StudySpec, cell_id, expand, load_spec, parse_spec
 
 __all__ = [
+    "report_records",
+    "write_report",
     "Cell",
     "StudyBusyError",
     "StudyIndex",
@@ -113,3 +115,12 @@ def run_study(
             states=states,
             wall_s=round(time.perf_counter() - start, 3),
         )
+
+
+def write_report(folder: str | Path, out: str | Path | None = None, **options) -> Path:
+    """Write a study folder's HTML page: its cells as the index knows them
+    (:func:`report_records`), with metrics against the hyperparameters the spec varies;
+    ``options`` as :func:`untwine.viz.report.write_folder_report` takes them."""
+    from untwine.viz.report import write_folder_report
+
+    return write_folder_report(folder, out, records=report_records(folder), **options)

@@ -22,7 +22,8 @@ from untwine.errors import ConfigError
 from untwine.study.driver import driver_running
 from untwine.study.index import StudyIndex, read_study_file
 from untwine.train import runfolder
-from untwine.train.runfolder import NOT_HYPERPARAMETERS, NOT_SCORES, STATES
+from untwine.train.runfolder import NOT_HYPERPARAMETERS, NOT_SCORES, STATES, RunRecord
+from untwine.viz.runs import read_runs
 
 Row = dict[str, Any]
 
@@ -217,3 +218,37 @@ def _cell(value: Any) -> str:
     if isinstance(value, dict | list):
         return json.dumps(value, sort_keys=True)
     return str(value)
+
+
+def report_records(folder: str | Path) -> list[RunRecord]:
+    """The rows of a study folder's report: every cell of the current spec, in the index's
+    state (a run whose driver died is ``interrupted``), including cells that have no folder
+    yet (``pending``); runs of cells no longer in the spec are left out. Where the index
+    cannot be read, the run folders alone are shown."""
+    folder = Path(folder)
+    records = read_runs(folder)
+
+    try:
+        states = {run["id"]: run for run in status(folder)["runs"]}
+        with StudyIndex.open(folder) as index:
+            cells = index.records()
+    except Exception:  # noqa: BLE001 - a broken index must not stop the page
+        return records
+    by_id = {r.path.name: r for r in records if r.path.parent == folder / "runs"}
+    out = []
+    for cell in cells:
+        live = states.get(cell.id, {})
+        record = by_id.get(cell.id)
+        if record is None:
+            params = {"method": cell.method, "seed": cell.seed, **cell.settings}
+            record = RunRecord(
+                path=folder / "runs" / cell.id,
+                name=f"runs/{cell.id}",
+                state="pending",
+                params={k: v for k, v in params.items() if k not in NOT_HYPERPARAMETERS},
+                marks=["not started"],
+            )
+        record.state = str(live.get("status", cell.state))
+        record.error = live.get("error", cell.error) if record.state != "done" else None
+        out.append(record)
+    return out

@@ -430,9 +430,11 @@ def write_folder_report(
     out: str | Path | None = None,
     *,
     each: bool = False,
+    records: list[RunRecord] | None = None,
     **run_options: Any,
 ) -> Path:
-    """Write one page comparing every run directory below ``folder`` (recursively).
+    """Write one page comparing every run directory below ``folder`` (recursively), or the
+    ``records`` given (a study gives its cells: :func:`untwine.study.write_report`).
 
     With ``each``, every run's own page is written first (:func:`write_run_report` with
     ``run_options``) so the table links to all of them; otherwise runs link to the pages
@@ -441,7 +443,7 @@ def write_folder_report(
     """
     folder = Path(folder)
     out = Path(out) if out is not None else folder / REPORT_NAME
-    records = read_runs(folder)
+    records = read_runs(folder) if records is None else records
     if each:
         for r in records:
             if r.config:

@@ -13,7 +13,6 @@ import json
 from pathlib import Path
 
 from untwine.train.runfolder import (
-    NOT_HYPERPARAMETERS,
     RunRecord,
     find_run_dirs,
     headline_scores,
@@ -36,49 +35,10 @@ def read_run(path: str | Path, root: str | Path | None = None) -> RunRecord:
 
 
 def read_runs(folder: str | Path) -> list[RunRecord]:
-    """A :class:`RunRecord` for every run directory below ``folder``.
-
-    A study folder (one with ``study.yaml``) is read through its results index instead, as
-    ``untwine study status`` reads it: every cell of the current spec, in the index's state
-    (a run whose driver died is ``interrupted``), including cells that have no folder yet
-    (``pending``); runs of cells no longer in the spec are left out. Where the index cannot
-    be read, the folders alone are shown.
-    """
+    """A :class:`RunRecord` for every run directory below ``folder``. (A study's report reads
+    its cells through the study's index instead: :func:`untwine.study.report_records`.)"""
     folder = Path(folder)
-    records = [read_run(p, folder) for p in find_run_dirs(folder)]
-    if (folder / "study.yaml").is_file():
-        records = _study_cells(folder, records)
-    return records
-
-
-def _study_cells(folder: Path, records: list[RunRecord]) -> list[RunRecord]:
-    from untwine.study import status
-    from untwine.study.index import StudyIndex
-
-    try:
-        states = {run["id"]: run for run in status(folder)["runs"]}
-        with StudyIndex.open(folder) as index:
-            cells = index.records()
-    except Exception:  # noqa: BLE001 - a broken index must not stop the page
-        return records
-    by_id = {r.path.name: r for r in records if r.path.parent == folder / "runs"}
-    out = []
-    for cell in cells:
-        live = states.get(cell.id, {})
-        record = by_id.get(cell.id)
-        if record is None:
-            params = {"method": cell.method, "seed": cell.seed, **cell.settings}
-            record = RunRecord(
-                path=folder / "runs" / cell.id,
-                name=f"runs/{cell.id}",
-                state="pending",
-                params={k: v for k, v in params.items() if k not in NOT_HYPERPARAMETERS},
-                marks=["not started"],
-            )
-        record.state = str(live.get("status", cell.state))
-        record.error = live.get("error", cell.error) if record.state != "done" else None
-        out.append(record)
-    return out
+    return [read_run(p, folder) for p in find_run_dirs(folder)]
 
 
 def varying_params(records: list[RunRecord]) -> list[str]:
