@@ -48,7 +48,7 @@ from torch import Tensor
 from untwine.config import MethodConfig, OptimConfig
 from untwine.models import LatentModel
 from untwine.nets.discriminator import Discriminator
-from untwine.objectives.base import Objective, Output
+from untwine.objectives.base import Objective, Output, discriminator_step
 from untwine.objectives.factorvae import frozen
 from untwine.registry import register_method
 
@@ -217,17 +217,7 @@ class AAE(Objective):
 
     def _discriminator_step(self, z_prior: Tensor, codes: Tensor) -> dict[str, Tensor]:
         """One Adam step of the discriminator: prior samples (class 0) against codes (1)."""
-        logits = self.discriminator(torch.cat([z_prior, codes]))
-        target = torch.cat(
-            [
-                torch.full((len(z_prior),), PRIOR, dtype=torch.long, device=logits.device),
-                torch.full((len(codes),), CODE, dtype=torch.long, device=logits.device),
-            ]
+        # prior samples first: PRIOR is class 0 and CODE class 1, as discriminator_step labels
+        return discriminator_step(
+            self.discriminator, self.optimizers["discriminator"], z_prior, codes
         )
-        loss = F.cross_entropy(logits, target)
-        opt = self.optimizers["discriminator"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        accuracy = (logits.detach().argmax(dim=1) == target).float().mean()
-        return {"discriminator_loss": loss.detach(), "discriminator_accuracy": accuracy}

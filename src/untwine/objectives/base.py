@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from untwine.config import MethodConfig, OptimConfig
@@ -193,3 +194,24 @@ def standard_terms(fp: ForwardPass) -> dict[str, Tensor]:
         "elbo": -(recon + kl).detach(),
         "kl_dims": kl_dims.detach(),
     }
+
+
+def discriminator_step(
+    discriminator: nn.Module, optimizer: torch.optim.Optimizer, first: Tensor, second: Tensor
+) -> dict[str, Tensor]:
+    """One optimizer step of a two-class discriminator: ``first`` is class 0, ``second``
+    class 1 (FactorVAE: codes vs permuted codes; AAE: prior samples vs codes). The loss is
+    the cross-entropy averaged over both sets; returns it and the accuracy, detached."""
+    logits = discriminator(torch.cat([first, second]))
+    target = torch.cat(
+        [
+            torch.zeros(len(first), dtype=torch.long, device=logits.device),
+            torch.ones(len(second), dtype=torch.long, device=logits.device),
+        ]
+    )
+    loss = F.cross_entropy(logits, target)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    accuracy = (logits.detach().argmax(dim=1) == target).float().mean()
+    return {"discriminator_loss": loss.detach(), "discriminator_accuracy": accuracy}

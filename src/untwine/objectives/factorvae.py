@@ -33,14 +33,19 @@ from contextlib import contextmanager
 from typing import Literal, NamedTuple
 
 import torch
-import torch.nn.functional as F
 from pydantic import Field
 from torch import Tensor, nn
 
 from untwine.config import MethodConfig, OptimConfig
 from untwine.models import GaussianVAE
 from untwine.nets.discriminator import Discriminator
-from untwine.objectives.base import Objective, Output, forward_pass, standard_terms
+from untwine.objectives.base import (
+    Objective,
+    Output,
+    discriminator_step,
+    forward_pass,
+    standard_terms,
+)
 from untwine.registry import register_method
 
 
@@ -122,18 +127,7 @@ class FactorVAE(Objective):
     def update(self, step: int, handoff: DiscriminatorBatch) -> dict[str, Tensor]:
         """One Adam step of the discriminator on ``handoff``; its loss and accuracy."""
         z_real, z_perm = handoff
-        logits = self.discriminator(torch.cat([z_real, z_perm]))
-        target = torch.cat(
-            [
-                torch.zeros(len(z_real), dtype=torch.long, device=logits.device),
-                torch.ones(len(z_perm), dtype=torch.long, device=logits.device),
-            ]
+        # the loss averages both halves = 0.5 * (CE on q(z) samples + CE on permuted samples)
+        return discriminator_step(
+            self.discriminator, self.optimizers["discriminator"], z_real, z_perm
         )
-        # mean over both halves = 0.5 * (CE on q(z) samples + CE on permuted samples)
-        loss = F.cross_entropy(logits, target)
-        opt = self.optimizers["discriminator"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        accuracy = (logits.detach().argmax(dim=1) == target).float().mean()
-        return {"discriminator_loss": loss.detach(), "discriminator_accuracy": accuracy}
