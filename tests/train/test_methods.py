@@ -8,14 +8,11 @@ its Adam; IBP-VAE's global stick parameters, which are the model's).
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 import torch
 from safetensors.torch import load_file
+from train_helpers import STEPS, log_records, train_small
 
-import untwine
 from untwine.train import checkpoint
 
 METHODS = {
@@ -30,36 +27,15 @@ METHODS = {
     ),
     "ibpvae": dict(method="ibpvae", alpha=5.0, beta=2.0),
 }
-COMMON = dict(batch_size=8, seed=0, lr=1e-3, log_every=4, progress=False, threads=1)
-STEPS = 16
-
-
-def _train(out: Path, steps: int, resume: bool = False, **settings):
-    return untwine.train(
-        "test-squares",
-        steps=steps,
-        out=out,
-        checkpoint_every=STEPS // 2,
-        resume=resume,
-        **COMMON,
-        **settings,
-    )
-
-
-def _log(run_dir: Path) -> list[dict]:
-    return [
-        {k: v for k, v in json.loads(x).items() if k != "images_per_s"}
-        for x in (run_dir / "log.jsonl").read_text().splitlines()
-    ]
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 @pytest.mark.parametrize("name", list(METHODS))
 def test_method_learns_and_resumes_bit_for_bit(tmp_path, name, precision):
     settings = {**METHODS[name], "precision": precision}
-    full = _train(tmp_path / "full", STEPS, **settings)
-    _train(tmp_path / "half", STEPS // 2, **settings)
-    resumed = _train(tmp_path / "half", STEPS, resume=True, **settings)
+    full = train_small(tmp_path / "full", STEPS, **settings)
+    train_small(tmp_path / "half", STEPS // 2, **settings)
+    resumed = train_small(tmp_path / "half", STEPS, resume=True, **settings)
 
     log = full.log()
     # nats: it learns (the AAE has no ELBO; its reconstruction term shows it)
@@ -88,4 +64,4 @@ def test_method_learns_and_resumes_bit_for_bit(tmp_path, name, precision):
         assert any(k.startswith("s.aux_optimizers.encoder.") for k in a)
     different = [k for k in a if not torch.equal(a[k], b[k])]
     assert not different, f"tensors differ after resume: {different[:5]}"
-    assert _log(full.path) == _log(resumed.path)
+    assert log_records(full.path) == log_records(resumed.path)

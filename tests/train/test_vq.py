@@ -4,7 +4,6 @@ bit for bit, sample, give the bound, and refuse bad input with one-line errors."
 from __future__ import annotations
 
 import importlib
-import json
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +11,7 @@ import pytest
 import torch
 from cli_helpers import untwine as run_cli
 from safetensors.torch import load_file
+from train_helpers import COMMON, STEPS, log_records, train_small
 
 import untwine
 from untwine.errors import CheckpointError, ConfigError
@@ -26,28 +26,11 @@ SMALL = dict(
     restart_after=2,
     kmeans_init=True,
 )
-COMMON = dict(batch_size=8, seed=0, lr=1e-3, log_every=4, progress=False, threads=1)
 PRIOR = dict(prior_channels=8, prior_layers=2, prior_kernel=3, log_every=4, threads=1)
-STEPS = 16
 
 
 def _train(out: Path, steps: int, resume: bool = False, **settings):
-    return untwine.train(
-        "test-squares",
-        steps=steps,
-        out=out,
-        checkpoint_every=STEPS // 2,
-        resume=resume,
-        **COMMON,
-        **{**SMALL, **settings},
-    )
-
-
-def _log(run_dir: Path) -> list[dict]:
-    return [
-        {k: v for k, v in json.loads(x).items() if k != "images_per_s"}
-        for x in (run_dir / "log.jsonl").read_text().splitlines()
-    ]
+    return train_small(out, steps, resume, **{**SMALL, **settings})
 
 
 def _same(a: Path, b: Path) -> None:
@@ -56,7 +39,7 @@ def _same(a: Path, b: Path) -> None:
     assert ta.keys() == tb.keys()
     different = [k for k in ta if not torch.equal(ta[k], tb[k])]
     assert not different, f"tensors differ after resume: {different[:5]}"
-    assert _log(a) == _log(b)
+    assert log_records(a) == log_records(b)
 
 
 @pytest.mark.parametrize("method", ["vqvae", "vqvae2"])
