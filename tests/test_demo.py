@@ -28,3 +28,21 @@ def test_demo_trains_evaluates_and_writes_the_report(tmp_path, monkeypatch, caps
     # Running it again reuses the finished run and redraws the report.
     again = demo.run_demo(out, metrics=("mig",), steps=6, batch_size=16, z_dim=4)
     assert again.scores == result.scores
+
+
+def test_demo_seeds_study_runs_the_demo_settings_over_five_seeds():
+    """studies/demo_seeds.yaml re-measures the demo: the same training settings and metrics,
+    seeds 0-4 (only the seed and the checkpoint/log cadence may differ)."""
+    from pathlib import Path
+
+    from untwine.study.spec import expand, load_spec
+
+    path = Path(__file__).resolve().parents[1] / "studies" / "demo_seeds.yaml"
+    spec = load_spec(path)
+    cells = expand(spec, str(path))
+    assert sorted(c.config.seed for c in cells) == [0, 1, 2, 3, 4]
+    assert tuple(spec.metrics) == demo.DEMO_METRICS
+    for cell in cells:
+        for key, value in demo.DEMO_SETTINGS.items():
+            if key != "seed":
+                assert cell.settings[key] == value, key
