@@ -58,9 +58,9 @@ its own table, so that each distinct image is encoded at most once per precision
 point-based metrics (MIG, SAP, DCI, modularity) keep float32: their 15,000 points are cheap to
 encode, and bfloat16 codes moved DCI's informativeness by 0.025 on a trained conv model of
 dSprites. The FactorVAE and beta-VAE scores accept reduced precision: their ~1.2 million
-encodings dominate the suite (bfloat16 took 2.7x less CPU per image than float32 on a Xeon
-with AMX, at 64 images per call), and a vote reduces 64 codes to one argmin or mean, which
-moved their scores by at most 0.0012 there
+encodings dominate the suite (bfloat16 encoded them 5.5x faster than float32 on a Xeon with
+AMX), and a vote reduces 64 codes to one argmin or mean, which moved their scores by at most
+0.0012 there
 (``bench/metrics_suite.py`` checks every number against float32 again). The precision each
 metric's codes had is recorded in its result (``codes_precision``).
 """

@@ -29,13 +29,6 @@ from untwine.train.runtime import channels_last, recorded_precision, select_devi
 #: and the FactorVAE score move; bf16 inference becomes the default only where they stay within
 #: 0.005 of float32.
 INFERENCE_PRECISIONS = ("fp32", "run")
-#: Images per network call in inference. Small enough that every activation tensor stays
-#: below the C allocator's mmap threshold (32 MB at most in glibc) and is reused from the heap:
-#: at 1024, each call maps fresh zero pages for every activation, and on a 2-core Xeon the
-#: page faults were half of the conv64 encoder's CPU time (fp32: 171 faults and 480-510 us
-#: per image at 1024, 1 and 190 us at 64; bf16: 40 faults and 166-175 us vs 0 and 71-73 us).
-#: fp32 codes were bit for bit the same at 64 as at 1024; bf16 codes moved by up to 0.008.
-INFERENCE_BATCH = 64
 
 
 class Run:
@@ -143,7 +136,7 @@ class Run:
         return isinstance(self.model, models.GaussianVAE)
 
     @torch.no_grad()
-    def encode(self, images, batch_size: int = INFERENCE_BATCH) -> tuple[np.ndarray, np.ndarray]:
+    def encode(self, images, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
         """Posterior means and log-variances, each (N, z) float32, for uint8 or float images:
         the ``mu`` and ``logvar`` of a family whose posterior has a Gaussian part (the
         Gaussian family; IBP-VAE's q(s|x)). A family without one (VQ) is a one-line error."""
@@ -163,14 +156,14 @@ class Run:
         return torch.cat(mus).numpy(), torch.cat(logvars).numpy()
 
     @torch.no_grad()
-    def representation(self, images, batch_size: int = INFERENCE_BATCH) -> np.ndarray:
+    def representation(self, images, batch_size: int = 1024) -> np.ndarray:
         """The model's codes (N, D), float32, for uint8 or float images: what the metrics score
         (Gaussian family: the posterior means)."""
         batches = self._float_batches(images, batch_size)  # an empty input gives one empty batch
         return torch.cat([self.model.representation(c).cpu() for c in batches]).numpy()
 
     @torch.no_grad()
-    def usage(self, images, batch_size: int = INFERENCE_BATCH) -> np.ndarray | None:
+    def usage(self, images, batch_size: int = 1024) -> np.ndarray | None:
         """Per latent dimension, the share of ``images`` that switch it on, (D,) float64, for
         families whose dimensions can be off (IBP); None otherwise (``LatentModel.usage``)."""
         total, count = None, 0
@@ -183,14 +176,14 @@ class Run:
         return None if total is None or count == 0 else total / count
 
     @torch.no_grad()
-    def reconstruct(self, images, batch_size: int = INFERENCE_BATCH) -> np.ndarray:
+    def reconstruct(self, images, batch_size: int = 1024) -> np.ndarray:
         """Mean reconstructions in [0, 1], float32 (the model's ``reconstruct``: for the
         Gaussian family, the decoded posterior means)."""
         outs = [self.model.reconstruct(c).cpu() for c in self._float_batches(images, batch_size)]
         return torch.cat(outs).numpy()
 
     @torch.no_grad()
-    def decode(self, z: np.ndarray, batch_size: int = INFERENCE_BATCH) -> np.ndarray:
+    def decode(self, z: np.ndarray, batch_size: int = 1024) -> np.ndarray:
         """Mean images in [0, 1] for latent codes (N, z)."""
         zt = torch.as_tensor(np.asarray(z, dtype=np.float32))
         return torch.cat(
