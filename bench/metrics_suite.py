@@ -3,13 +3,17 @@
 Runs ``mig, sap, dci`` (the reference gradient-boosted trees), ``modularity,
 factor_vae_score, beta_vae_score`` in one :func:`untwine.metrics.evaluate` call at the
 reference sample counts (10,000 / 5,000 points; 10,000 / 5,000 votes of 64), encoding
-included: one code table shared by every metric, each distinct image encoded once, with the
-run's own representation function in its inference precision (``--precision run``, the
-default, or ``fp32``). Then it checks every number against the sequential fp32 computation:
-each metric in its own evaluation (its own encoding, the run opened for fp32 inference), and
-DCI with disentanglement_lib's loop, one plain ``GradientBoostingClassifier`` after another.
-The tolerance is printed: 0 (identical) when the suite's codes are fp32, 0.005 (the bf16
-inference tolerance of the precision setting) per number when they are not.
+included, as ``untwine evaluate`` does it: with ``--precision auto`` (the default) the
+metrics that accept reduced precision (FactorVAE and beta-VAE scores) read codes of the run's
+own inference precision (bf16 for a run trained in bf16) and the others float32 codes, one
+code table per precision, each distinct image encoded once per precision; ``--precision
+fp32`` encodes everything in float32. Then it checks every number against the sequential
+fp32 computation: each metric in its own evaluation (its own encoding, the run opened for
+fp32 inference), and DCI with disentanglement_lib's loop, one plain
+``GradientBoostingClassifier`` after another. The tolerance is per metric: 0 (identical) for
+a metric whose codes were fp32, 0.005 (the bf16 inference tolerance of the precision
+setting) per number for one whose codes were not. ``--encode-batch`` sets the images per
+network call (the run's default when not given), to measure what the batch size costs.
 
 With no ``--run``, a conv64 beta-TCVAE (the demo's settings) is trained for ``--steps`` steps
 first (not timed). The machine's load average is printed before and after: timings on a busy
@@ -21,12 +25,12 @@ Usage::
     .venv/bin/python bench/metrics_suite.py --run runs/demo     # a trained run
     .venv/bin/python bench/metrics_suite.py --quick --steps 20  # smoke test: small counts
     .venv/bin/python bench/metrics_suite.py --no-check          # the timed suite only
+    .venv/bin/python bench/metrics_suite.py --run runs/demo --no-check --encode-batch 128
 """
 
 from __future__ import annotations
 
 import argparse
-import inspect
 import os
 import tempfile
 import time
@@ -55,8 +59,8 @@ HEADLINES = {
     "factor_vae_score": ("factor_vae_score", "train_accuracy"),
     "beta_vae_score": ("beta_vae_score", "train_accuracy"),
 }
-#: Largest allowed change of a score when the codes are not fp32 (the precision setting's
-#: inference tolerance).
+#: Largest allowed change of a score when its codes are not fp32 (the precision setting's
+#: inference tolerance); a metric with fp32 codes must be identical.
 REDUCED_PRECISION_TOLERANCE = 0.005
 
 
@@ -77,23 +81,16 @@ def trained_run(args: argparse.Namespace) -> Path:
     return out
 
 
-def open_run(path: str | Path, precision: str) -> untwine.Run:
-    """The run with inference in ``precision`` ("run": the run's own; "fp32"). Before the
-    precision setting existed, every run encoded in fp32."""
-    if "precision" in inspect.signature(untwine.load_run).parameters:
-        return untwine.load_run(path, precision=precision)
-    return untwine.load_run(path)
-
-
 class Counting:
     """A representation function that counts the images it encodes and the seconds it takes."""
 
-    def __init__(self, fn) -> None:
+    def __init__(self, fn, batch_size: int | None = None) -> None:
         self.fn, self.images, self.seconds = fn, 0, 0.0
+        self.options = {} if batch_size is None else {"batch_size": batch_size}
 
     def __call__(self, images: np.ndarray):
         start = time.perf_counter()
-        out = self.fn(images)
+        out = self.fn(images, **self.options)
         self.seconds += time.perf_counter() - start
         self.images += len(images)
         return out
@@ -120,9 +117,12 @@ def sequential_dci(ctx: EvalContext, num_points: int, num_test_points: int, seed
     return out
 
 
-def reference(run_dir: Path, data, seed: int, overrides: dict) -> dict[str, dict]:
-    """Every metric in its own evaluation with fp32 codes; DCI with the sequential loop."""
-    fp32 = open_run(run_dir, "fp32").representation
+def reference(
+    run_dir: Path, data, seed: int, overrides: dict, encode_batch: int | None
+) -> dict[str, dict]:
+    """Every metric in its own evaluation with fp32 codes (encoded in batches of the suite's
+    size); DCI with the sequential loop."""
+    fp32 = Counting(untwine.load_run(run_dir, precision="fp32").representation, encode_batch)
     results = {}
     for name in SUITE:
         start = time.perf_counter()
@@ -147,7 +147,9 @@ def main() -> None:
     ap.add_argument("--run", help="a trained run directory (default: train one)")
     ap.add_argument("--steps", type=int, default=300, help="training steps when no --run")
     ap.add_argument("--seed", type=int, default=0, help="evaluation seed")
-    ap.add_argument("--precision", default="run", help="inference: run (the run's own) | fp32")
+    ap.add_argument("--precision", default="auto", choices=("auto", "fp32"),
+                    help="auto: vote scores in the run's own precision, the rest fp32")  # fmt: skip
+    ap.add_argument("--encode-batch", type=int, help="images per network call")
     ap.add_argument("--quick", action="store_true", help=f"smoke test: {QUICK}")
     ap.add_argument("--no-check", action="store_true", help="skip the sequential fp32 check")
     args = ap.parse_args()
@@ -157,48 +159,59 @@ def main() -> None:
           f"CPU capability {torch.backends.cpu.get_cpu_capability()}, "
           f"{default_jobs()} cores, load average {load_average()}")  # fmt: skip
     run_dir = trained_run(args)
-    run = open_run(run_dir, args.precision)
+    run = untwine.load_run(run_dir, precision="fp32")
+    own = untwine.load_run(run_dir, precision="run")
     data = run.dataset()
     overrides = dict(QUICK) if args.quick else {}
-    print(f"run {run.path} (step {run.step}), counts: {overrides or 'reference'}", flush=True)
+    print(f"run {run.path} (step {run.step}, trained in {own.precision}), "
+          f"counts: {overrides or 'reference'}", flush=True)  # fmt: skip
 
-    codes = Counting(run.representation)
+    codes = {"fp32": Counting(run.representation, args.encode_batch)}
+    reduced = None
+    if args.precision == "auto" and own.precision != "fp32":
+        codes[own.precision] = Counting(own.representation, args.encode_batch)
+        reduced = (own.precision, codes[own.precision])
     start = time.perf_counter()
-    suite = evaluate(codes, data, SUITE, args.seed, **overrides)
+    suite = evaluate(codes["fp32"], data, SUITE, args.seed, reduced=reduced, **overrides)
     total = time.perf_counter() - start
     load_after = load_average()
-    probe = data.sample_observations_from_factors(
-        data.sample_factors(64, np.random.default_rng(1)), np.random.default_rng(1)
+    ref = (
+        None if args.no_check else reference(run_dir, data, args.seed, overrides, args.encode_batch)
     )
-    exact = np.array_equal(
-        run.representation(probe), open_run(run_dir, "fp32").representation(probe)
-    )
-    tolerance = 0.0 if exact else REDUCED_PRECISION_TOLERANCE
-    ref = None if args.no_check else reference(run_dir, data, args.seed, overrides)
 
-    print(f"\nsuite in one evaluate call ({'fp32' if exact else 'reduced-precision'} codes; "
-          f"{codes.images:,} images encoded in {codes.seconds:.1f} s)\n")  # fmt: skip
-    head = (
-        f"| metric | seconds | {'value' if ref is None else 'value | sequential fp32 | |diff|'} |"
+    encoded = "; ".join(
+        f"{c.images:,} images encoded in {precision} in {c.seconds:.1f} s"
+        for precision, c in codes.items()
     )
-    print(head)
-    print("|---|---:|" + ("---:|" if ref is None else "---:|---:|---:|"))
+    print(f"\nsuite in one evaluate call ({encoded})\n")
+    columns = "| metric | seconds | codes | value |"
+    if ref is not None:
+        columns += " sequential fp32 | |diff| | tolerance |"
+    print(columns)
+    print("|---|---:|---|---:|" + ("" if ref is None else "---:|---:|---:|"))
     failures = []
     for name in SUITE:
+        precision = suite[name]["codes_precision"]
+        tolerance = 0.0 if precision == "fp32" else REDUCED_PRECISION_TOLERANCE
         for i, key in enumerate(HEADLINES[name]):
-            seconds = f"{suite[name]['seconds']:.1f}" if i == 0 else ""
+            first = i == 0
+            seconds = f"{suite[name]['seconds']:.1f}" if first else ""
             value = suite[name][key]
-            row = f"| {name if i == 0 else ''} {key} | {seconds} | {value:.4f} |"
+            row = f"| {name if first else ''} {key} | {seconds} | {precision if first else ''} |"
+            row += f" {value:.4f} |"
             if ref is not None:
                 diff = abs(value - ref[name][key])
-                row += f" {ref[name][key]:.4f} | {diff:.2g} |"
-                if not diff <= tolerance:
+                ok = diff <= tolerance
+                row += (
+                    f" {ref[name][key]:.4f} | {diff:.2g} | {tolerance:g} {'ok' if ok else 'FAIL'} |"
+                )
+                if not ok:
                     failures.append(f"{name} {key}: {value!r} vs {ref[name][key]!r}")
             print(row)
-    print(f"| **total** | **{total:.1f}** | |" + ("" if ref is None else " | |"))
+    print(f"| **total** | **{total:.1f}** | | |" + ("" if ref is None else " | | |"))
     if ref is not None:
         ref_total = sum(r["seconds"] for r in ref.values())
-        print(f"\nsequential fp32 computation: {ref_total:.1f} s; tolerance {tolerance} per number")
+        print(f"\nsequential fp32 computation: {ref_total:.1f} s")
     print(f"load average after the suite: {load_after}")
     if failures:
         raise SystemExit("numbers differ beyond the tolerance:\n  " + "\n  ".join(failures))

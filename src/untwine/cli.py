@@ -184,6 +184,11 @@ def evaluate(
     path: Path = typer.Argument(..., help="a run directory, or a folder of runs (a study)"),
     metrics: str | None = typer.Option(None, help="comma-separated, e.g. mig,sap (default: all)"),
     seed: int = typer.Option(0, help="seed of the metrics' sampling"),
+    precision: str = typer.Option(
+        "auto",
+        help="auto: the FactorVAE and beta-VAE scores read codes in the run's own precision, "
+        "the other metrics fp32; fp32: every metric fp32",
+    ),
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
 ) -> None:
     """Score runs with the metrics, merging the results into each run's metrics.json.
@@ -192,7 +197,7 @@ def evaluate(
     from untwine.study import format_rows
 
     names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
-    rows = evaluate_folder(path, names, seed, **_extra_settings(ctx.args))
+    rows = evaluate_folder(path, names, seed, precision, **_extra_settings(ctx.args))
     columns = list(dict.fromkeys(k for row in rows for k in row))
     columns = [c for c in columns if c != "error"] + (["error"] if "error" in columns else [])
     typer.echo(format_rows(columns, rows, "json" if as_json else "table"), nl=as_json)

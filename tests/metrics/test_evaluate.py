@@ -158,12 +158,14 @@ class FakeRun:
     checkpoint_path = "fake"  # a run with a checkpoint
     has_gaussian_posterior = True
 
-    def __init__(self, data, fail=False):
-        self.data, self.fail = data, fail
+    def __init__(self, data, fail=False, precision="fp32"):
+        self.data, self.fail, self.precision = data, fail, precision
+        self.images = 0
 
     def representation(self, images):
         if self.fail:
             raise RuntimeError("encoder crashed")
+        self.images += len(images)
         return images.reshape(len(images), -1).astype(np.float64)
 
     def encode(self, images):
@@ -174,7 +176,7 @@ class FakeRun:
 
 
 def test_evaluate_run_writes_and_merges_metrics_json(tmp_path, monkeypatch, cube):
-    monkeypatch.setattr(untwine, "load_run", lambda run_dir: FakeRun(cube), raising=False)
+    monkeypatch.setattr(untwine, "load_run", lambda run_dir, **kw: FakeRun(cube), raising=False)
     evaluate_run(tmp_path, ["mig"], num_points=1000)
     evaluate_run(tmp_path, ["sap"], num_points=1000, num_test_points=500)
     saved = json.loads((tmp_path / "metrics.json").read_text())
@@ -185,10 +187,10 @@ def test_evaluate_run_writes_and_merges_metrics_json(tmp_path, monkeypatch, cube
 
 
 def test_evaluate_run_keeps_the_good_file_on_failure(tmp_path, monkeypatch, cube):
-    monkeypatch.setattr(untwine, "load_run", lambda run_dir: FakeRun(cube), raising=False)
+    monkeypatch.setattr(untwine, "load_run", lambda run_dir, **kw: FakeRun(cube), raising=False)
     evaluate_run(tmp_path, ["mig"], num_points=1000)
     before = (tmp_path / "metrics.json").read_text()
-    monkeypatch.setattr(untwine, "load_run", lambda run_dir: FakeRun(cube, fail=True))
+    monkeypatch.setattr(untwine, "load_run", lambda run_dir, **kw: FakeRun(cube, fail=True))
     with pytest.raises(RuntimeError, match="encoder crashed"):
         evaluate_run(tmp_path, ["mig"], num_points=1000)
     assert (tmp_path / "metrics.json").read_text() == before
@@ -219,3 +221,92 @@ def test_whole_suite_encodes_each_image_once(grid, reps):
         assert {k: v for k, v in results[name].items() if k != "seconds"} == {
             k: v for k, v in alone.items() if k != "seconds"
         }
+
+
+def perturbed(images):
+    """The identity representation partly mixed between dimensions: codes different enough
+    from the identity's to change votes (as reduced-precision codes may, less so)."""
+    x = images.reshape(len(images), -1).astype(np.float64)
+    return x + 2.0 * x[:, ::-1]
+
+
+def test_each_metric_reads_the_codes_of_its_declared_precision(grid, reps):
+    """With a reduced-precision representation, the vote-based scores read it and every other
+    metric reads the full-precision one: each metric's numbers equal those of an evaluation
+    with only its precision's function, each function encodes each distinct cell at most
+    once, the full-precision one only the shared split, and the precision is recorded."""
+    data = grid((10, 20, 30, 8))
+    seen = {"fp32": [], "bf16": []}
+
+    def recording(precision, fn):
+        def encode(images):
+            seen[precision].append(data.index(images.reshape(len(images), -1).astype(np.int64)))
+            return fn(images)
+
+        return encode
+
+    suite = ["mig", "sap", "dci", "modularity", "factor_vae_score", "beta_vae_score"]
+    small = dict(SMALL, num_votes=60, num_eval_votes=30, num_variance_points=300)
+    results = evaluate(recording("fp32", reps.identity), data, suite, seed=4,
+                       reduced=("bf16", recording("bf16", perturbed)), **small)  # fmt: skip
+    full = evaluate(reps.identity, data, suite, seed=4, **small)
+    coarse = evaluate(perturbed, data, suite, seed=4, **small)
+    voted = {"factor_vae_score", "beta_vae_score"}
+    for name in suite:
+        expected = coarse[name] if name in voted else full[name]
+        assert results[name]["codes_precision"] == ("bf16" if name in voted else "fp32")
+        assert {
+            k: v for k, v in results[name].items() if k not in ("seconds", "codes_precision")
+        } == {k: v for k, v in expected.items() if k not in ("seconds", "codes_precision")}
+        assert full[name]["codes_precision"] == "fp32"
+    # the two tables give different votes here, so the routing is visible in the numbers
+    assert coarse["factor_vae_score"]["votes"] != full["factor_vae_score"]["votes"]
+    for batches in seen.values():
+        cells = np.concatenate(batches)
+        assert len(np.unique(cells)) == len(cells)  # at most once per precision
+    rng = np.random.default_rng(4)
+    split = np.vstack([data.sample_factors(2000, rng), data.sample_factors(1000, rng)])
+    assert set(np.concatenate(seen["fp32"])) == set(data.index(split))
+    assert len(np.concatenate(seen["bf16"])) > 3000
+
+
+def test_reduced_precision_needs_a_name_and_a_function(cube, reps):
+    for bad in [("fp32", reps.identity), ("", reps.identity), ("bf16", None)]:
+        with pytest.raises(MetricInputError, match="reduced must be"):
+            evaluate(reps.identity, cube, ["mig"], reduced=bad, num_points=100)
+
+
+def test_evaluate_run_reads_the_runs_own_precision_for_vote_scores(tmp_path, monkeypatch, cube):
+    """precision="auto": the vote-based scores of a bf16 run read codes of a run opened in its
+    own precision, the other metrics the float32 run; "fp32" and fp32 runs read float32 only."""
+    opened = {}
+
+    def load_run(run_dir, precision="fp32"):
+        opened[precision] = FakeRun(cube, precision="bf16" if precision == "run" else precision)
+        return opened[precision]
+
+    monkeypatch.setattr(untwine, "load_run", load_run, raising=False)
+    votes = dict(num_votes=40, num_eval_votes=20, num_variance_points=200, num_points=500)
+    results = evaluate_run(tmp_path, ["mig", "factor_vae_score"], **votes)
+    assert results["mig"]["codes_precision"] == "fp32"
+    assert results["factor_vae_score"]["codes_precision"] == "bf16"
+    assert opened["fp32"].images > 0 and opened["run"].images > 0
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert saved["factor_vae_score"]["codes_precision"] == "bf16"
+
+    opened.clear()
+    results = evaluate_run(tmp_path, ["mig", "factor_vae_score"], precision="fp32", **votes)
+    assert {r["codes_precision"] for r in results.values()} == {"fp32"}
+    assert set(opened) == {"fp32"}
+    opened.clear()
+    evaluate_run(tmp_path, ["mig"], num_points=500)  # no metric accepts reduced codes: not opened
+    assert set(opened) == {"fp32"}
+    with pytest.raises(ConfigError, match="precision: expected one of auto, fp32"):
+        evaluate_run(tmp_path, ["mig"], precision="bf16")
+
+
+def test_evaluate_run_of_an_fp32_run_reads_fp32_only(tmp_path, monkeypatch, cube):
+    monkeypatch.setattr(untwine, "load_run", lambda run_dir, **kw: FakeRun(cube), raising=False)
+    results = evaluate_run(tmp_path, ["factor_vae_score"], num_votes=40, num_eval_votes=20,
+                           num_variance_points=200)  # fmt: skip
+    assert results["factor_vae_score"]["codes_precision"] == "fp32"

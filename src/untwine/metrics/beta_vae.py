@@ -27,7 +27,7 @@ from untwine.metrics._validate import (
     check_positive_int,
     image_generator,
 )
-from untwine.metrics.context import CodeSource, RepresentationFn
+from untwine.metrics.context import CodeSource, RepresentationFn, accepts_reduced_precision
 from untwine.registry import register_metric
 
 if TYPE_CHECKING:
@@ -110,6 +110,7 @@ def _examples(
 
 
 @register_metric("beta_vae_score")
+@accepts_reduced_precision
 def _beta_vae_metric(
     ctx: EvalContext,
     *,

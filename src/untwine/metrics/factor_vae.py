@@ -25,7 +25,7 @@ from untwine.metrics._validate import (
     check_positive_int,
     image_generator,
 )
-from untwine.metrics.context import CodeSource, RepresentationFn
+from untwine.metrics.context import CodeSource, RepresentationFn, accepts_reduced_precision
 from untwine.registry import register_metric
 
 if TYPE_CHECKING:
@@ -140,6 +140,7 @@ def _votes(
 
 
 @register_metric("factor_vae_score")
+@accepts_reduced_precision
 def _factor_vae_metric(
     ctx: EvalContext,
     *,
