@@ -247,7 +247,8 @@ def _likelihood_section(run_dir: Path) -> Section:
         notes=[
             f"{r['split']} split of {r['dataset']}{held_out}, {r['n']} images, k = {r['k']} "
             f"importance samples, networks in {r.get('precision', 'fp32')}: log p(x) = "
-            f"{r['log_px']:.2f} \u00b1 {r['stderr']:.2f} nats (standard error over images); ELBO {r['elbo']:.2f}; {bounds}.",
+            f"{r['log_px']:.2f} \u00b1 {r['stderr']:.2f} nats (standard error over images); "
+            f"ELBO {r['elbo']:.2f}; {bounds}.",
             f"bits/dim: {bpd}.",
             f"active units (Cov_x E_q[z_u] > 0.01): {r['active_units']} of "
             f"{len(r['kl_per_dim'])}; KL {r['kl']:.2f} nats, per dimension: {per_dim}.",
