@@ -3,6 +3,7 @@
 ``likelihood.estimate(run, k=5000, split="test")`` returns, for the held-out images::
 
     {"log_px": L_5000 (nats, mean over examples), "stderr": its standard error over examples,
+     "mc_stderr": the Monte Carlo standard error of that mean (delta method, see mc_variance),
      "elbo": L_1, "bounds": {"1": L_1, "5": L_5, "50": L_50, ..., "5000": L_5000},
      "bits_per_dim": ..., "k": 5000, "n": examples, "active_units": ..., "kl": ...,
      "mutual_information": I(x; z), "kl_per_dim": [...]}
@@ -48,6 +49,7 @@ __all__ = [
     "examples",
     "log_mean_exp",
     "log_weights",
+    "mc_variance",
 ]
 
 #: What the networks may run in during an estimate (``auto``: see :func:`resolve_precision`).
@@ -63,6 +65,18 @@ def active_units(means: np.ndarray | torch.Tensor, threshold: float = ACTIVE_THR
     """Number of latent dimensions whose posterior mean varies across examples (N, D)."""
     m = torch.as_tensor(means, dtype=torch.float64)
     return int((m.var(dim=0, unbiased=True) > threshold).sum())
+
+
+def mc_variance(log_w: torch.Tensor) -> torch.Tensor:
+    """Per example (N,), the Monte Carlo variance (nats^2) of log (1/k) sum_i w_i from its k
+    log-weights (N, k), by the delta method: Var[mean w] / (mean w)^2 with Var[mean w] =
+    Var[w] / k. Computed on w / max w, so no weight overflows. An estimate from the same
+    samples: with heavy-tailed weights (a poor proposal) it is too small."""
+    w = torch.exp(log_w - log_w.max(dim=1, keepdim=True).values)
+    k = log_w.shape[1]
+    if k < 2:
+        return torch.full((log_w.shape[0],), float("nan"))
+    return w.var(dim=1) / (k * w.mean(dim=1) ** 2)
 
 
 def _cpu_generator(seed: int) -> torch.Generator:
@@ -154,12 +168,13 @@ def _estimate_model(
     gen.manual_seed(seed)
     ks = _report_ks(k)
     per_k: dict[int, list[torch.Tensor]] = {j: [] for j in ks}
-    means, logvars, kls = [], [], []
+    means, logvars, kls, mc_vars = [], [], [], []
     t0 = time.perf_counter()
     for xb in x_all.split(batch_size):
         xb = xb.to(device)
         x = uniform_dequantise(xb, levels, gen) if continuous else xb.float() / max_value
         lw = log_weights(model, x, k, generator=gen, chunk=chunk)
+        mc_vars.append(mc_variance(lw))
         for j in ks:
             per_k[j].append(bound(lw, j))
         posterior = model.encode(x)
@@ -180,6 +195,7 @@ def _estimate_model(
     return {
         "log_px": log_px.mean().item(),
         "stderr": (log_px.std().item() / math.sqrt(n)) if n > 1 else float("nan"),
+        "mc_stderr": math.sqrt(torch.cat(mc_vars).double().sum().item()) / n,
         "elbo": values[1].mean().item(),
         "bounds": {str(j): values[j].mean().item() for j in ks},
         "bits_per_dim": bpd,
