@@ -368,7 +368,7 @@ def likelihood(
     batch_size: int = typer.Option(100, help="images per batch"),
     seed: int = typer.Option(0, help="seed of the importance samples"),
     precision: str = typer.Option(
-        "fp32",
+        "auto",
         help="what the networks run in: fp32, bf16, or auto (bf16 where the device has "
         "bfloat16 units); densities and log-sum-exps are float32 always",
     ),

@@ -106,7 +106,7 @@ def test_bad_input_is_one_line(runs, plugin_env, tmp_path):
 def test_the_run_report_shows_the_saved_estimate(runs):
     from untwine.viz.report import write_run_report
 
-    likelihood.estimate_and_save(runs / "iw", k=5, max_examples=10)
+    likelihood.estimate_and_save(runs / "iw", k=5, max_examples=10, precision="fp32")
     page = write_run_report(runs / "iw", num_points=100).read_text()
     assert "<h2>Likelihood</h2>" in page
     assert "k = 5 importance samples, networks in fp32: log p(x) =" in page

@@ -75,7 +75,7 @@ class LikelihoodSettings(BaseModel):
     #: seed of the importance samples
     seed: int = Field(0, ge=0)
     #: what the networks run in (densities and log-sum-exps are float32 always)
-    precision: Literal["auto", "fp32", "bf16"] = "fp32"
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
 
     def estimate_options(self) -> dict[str, Any]:
         """The keyword arguments of :func:`untwine.likelihood.estimate_and_save`."""
