@@ -1,40 +1,54 @@
-"""Seconds for the k = 5,000 importance-sampled log p(x) of 1,000 test images: untwine's
-estimator (examples and samples batched, one log-sum-exp per example) against the same
-estimate written plainly, one example at a time, as several public implementations do it
-(for each image: repeat it ``chunk`` times, encode the copies, draw one z per copy, decode,
-collect; a log-sum-exp over the k log-weights at the end).
+"""Seconds for the k = 5,000 importance-sampled log p(x) of the 1,000 mnist5k test images with
+the standard conv net: untwine's estimator against the same estimate written plainly.
 
-The model is the Gaussian family with Bernoulli pixels on dynamically binarised mnist5k test
-images: network ``mlp200`` (the IWAE paper's MNIST net) at 28x28, or ``conv64`` (the
-standard conv net) on the same digits zero-padded to 64x64. ``--run`` evaluates a trained
-run instead of a freshly initialised model. The two estimates use independent samples, so
-they agree up to Monte Carlo noise (well under 0.01 nats at k = 5,000 on 1,000 images).
+- *untwine (batched)*: 100 images at a time, encoded once, their k samples decoded in calls
+  of at least 100 rows, one log-sum-exp over all k log-weights per image; the networks in
+  ``--precision`` (``auto``: bf16 where the CPU has bfloat16 units), every density and
+  log-sum-exp in float32 (:mod:`untwine.nets.precision`).
+- *plain loop*: one image at a time, as several public implementations do it: repeat the
+  image 100 times, encode the copies, draw one z per copy, decode, collect the log-weights;
+  a log-sum-exp over the k log-weights at the end. float32 throughout. It takes about an
+  hour for 1,000 images on two cores, so it runs on the first ``--plain-images`` test images
+  and its time is extrapolated per image to all of them (labelled so in the table).
 
-    python bench/likelihood_speed.py                       # full size: 1,000 images, k = 5,000
-    python bench/likelihood_speed.py --images 20 --k 200   # smoke
+The numbers: the batched estimate on all test images; on the plain loop's subset, the
+batched estimate in float32 and in ``--precision`` with the same samples (the difference is
+what reduced precision alone moves log p(x)) and the plain loop's (independent samples: the
+difference from the batched one is Monte Carlo noise of both, with the standard error shown).
+
+The model: with no ``--run``, a VAE with the conv64 net (z = 10, Bernoulli pixels) trained,
+untimed, on dynamically binarised mnist5k zero-padded to 64x64 (``size=64``), or reused
+from ``--out`` when it is already there; the estimate needs a trained model, because the
+error of reduced precision depends on how sharp the decoder's logits are.
+
+    python bench/likelihood_speed.py                                     # full size
+    python bench/likelihood_speed.py --train-steps 20 --images 20 --k 50 --plain-images 2
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from untwine import data
-from untwine.config import ModelConfig
+import untwine
 from untwine.likelihood import estimate_model
-from untwine.models import build
+from untwine.train import checkpoint
+from untwine.train.run import Run
+from untwine.train.runtime import cpu_description
 
 
 @torch.no_grad()
-def plain_log_px(model, images: np.ndarray, k: int, chunk: int, seed: int) -> float:
-    """Mean log p(x) in nats, one example at a time (the reference loop)."""
+def plain_log_px(model, images: np.ndarray, k: int, chunk: int, seed: int) -> np.ndarray:
+    """log p(x) in nats per image (N,), one image at a time (the reference loop)."""
     torch.manual_seed(seed)
     device = next(model.parameters()).device
-    total = 0.0
+    out = []
     for image in images:
         x = torch.as_tensor(image, device=device).float().unsqueeze(0)
         log_w = []
@@ -46,55 +60,106 @@ def plain_log_px(model, images: np.ndarray, k: int, chunk: int, seed: int) -> fl
                 model.log_prob(xs, model.decode(z)) + model.prior_log_prob(z) - post.log_prob(z)
             )
         log_w = torch.cat(log_w)
-        total += (torch.logsumexp(log_w, 0) - math.log(k)).item()
-    return total / len(images)
+        out.append((torch.logsumexp(log_w, 0) - math.log(k)).item())
+    return np.array(out)
+
+
+def trained_run(out: Path, steps: int, threads: int | None) -> Run:
+    """The conv64 VAE at ``out``, trained first unless a finished run is there."""
+    found = checkpoint.latest(out) if (out / "config.yaml").is_file() else None
+    if found is None or checkpoint.step_of(found) < steps:
+        t0 = time.perf_counter()
+        untwine.train(
+            "mnist5k",
+            dataset_options={"binarised": True, "size": 64},
+            method="vae",
+            network="conv64",
+            z_dim=10,
+            lr=1e-3,
+            batch_size=32,
+            kl_warmup_steps=steps // 2,  # the conv net collapses to the mean image without it
+            steps=steps,
+            seed=0,
+            out=out,
+            resume=found is not None,
+            threads=threads,
+            progress=False,
+            log_every=max(1, steps // 10),
+            checkpoint_every=steps,
+        )
+        print(f"trained {out} for {steps} steps in {time.perf_counter() - t0:.0f} s (untimed)")
+    return Run(out, device="cpu")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description="importance-sampled log p(x): batched vs plain")
-    ap.add_argument("--images", type=int, default=1000)
+    ap.add_argument("--run", type=Path, default=None, help="a trained run (skips training)")
+    ap.add_argument("--out", type=Path, default=Path("runs/likelihood_speed_conv64"))
+    ap.add_argument("--train-steps", type=int, default=3000)
+    ap.add_argument("--images", type=int, default=1000, help="test images, batched estimate")
+    ap.add_argument("--plain-images", type=int, default=20, help="test images, plain loop")
     ap.add_argument("--k", type=int, default=5000)
-    ap.add_argument("--network", default="mlp200", choices=["mlp200", "conv64"])
-    ap.add_argument("--run", default=None, help="a trained run directory (overrides --network)")
+    ap.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
     ap.add_argument("--batch-size", type=int, default=100, help="images per batch (batched)")
-    ap.add_argument("--chunk", type=int, default=100, help="samples per pass (plain loop)")
-    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--chunk", type=int, default=100, help="copies per pass (plain loop)")
     ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
 
     if args.run:
-        from untwine.train.run import Run
-
-        run = Run(args.run, device=args.device)
-        model, test = run.model, run.dataset().split("test")
-        images = test.images(range(min(args.images, len(test))))
-        label = f"run {args.run}"
+        run = Run(args.run, device="cpu")
     else:
-        test = data.load("mnist5k", binarised=True).split("test")
-        images = test.images(range(args.images))
-        if args.network == "conv64":
-            images = np.pad(images, ((0, 0), (0, 0), (18, 18), (18, 18)))
-        torch.manual_seed(0)
-        cfg = ModelConfig(network=args.network, z_dim=50 if args.network == "mlp200" else 10)
-        model = build("gaussian", images.shape[1:], cfg).to(args.device).eval()
-        label = f"{args.network}, untrained, binarised mnist5k {images.shape[2]}x{images.shape[3]}"
+        run = trained_run(args.out, args.train_steps, args.threads)
+    test = run.dataset().split("test")
+    images = test.images(range(min(args.images, len(test))))
+    subset = images[: args.plain_images]
+    model, k, bs = run.model, args.k, args.batch_size
 
     t0 = time.perf_counter()
-    fast = estimate_model(model, images, k=args.k, max_value=1, batch_size=args.batch_size)
+    fast = estimate_model(model, images, k=k, max_value=1, batch_size=bs, precision=args.precision)
     t_fast = time.perf_counter() - t0
+    on_subset = {
+        p: estimate_model(model, subset, k=k, max_value=1, batch_size=bs, precision=p)
+        for p in dict.fromkeys(("fp32", fast["precision"]))
+    }
     t0 = time.perf_counter()
-    plain = plain_log_px(model, images.astype(np.float32), args.k, args.chunk, seed=1)
+    plain = plain_log_px(model, subset.astype(np.float32), k, args.chunk, seed=1)
     t_plain = time.perf_counter() - t0
+    t_plain_all = t_plain / len(subset) * len(images)
 
-    print(f"{label}; {len(images)} images, k = {args.k}, {torch.get_num_threads()} threads")
-    print(f"{'estimator':<36}{'seconds':>10}{'log p(x) nats':>16}")
-    print(f"{'untwine (batched)':<36}{t_fast:>10.2f}{fast['log_px']:>16.4f}")
-    print(f"{'plain loop (chunks of ' + str(args.chunk) + ')':<36}{t_plain:>10.2f}{plain:>16.4f}")
+    n, m = len(images), len(subset)
+    mine = on_subset[fast["precision"]]
+    print(f"CPU: {cpu_description()}")
     print(
-        f"speed-up {t_plain / t_fast:.1f}x; difference {abs(fast['log_px'] - plain):.4f} nats "
-        f"(stderr over images {fast['stderr']:.3f})"
+        f"load average {' / '.join(f'{x:.2f}' for x in os.getloadavg())} (1 / 5 / 15 min); "
+        f"{torch.get_num_threads()} threads"
+    )
+    print(
+        f"model: {run.path} (conv64 VAE, step {run.step}); binarised mnist5k test at 64x64; "
+        f"k = {k}; batched networks in {fast['precision']}"
+    )
+    print(f"{'estimate':<52}{'images':>7}{'seconds':>10}{'log p(x) nats':>15}")
+    rows = [
+        (f"untwine (batched, {fast['precision']})", n, f"{t_fast:.1f}", fast["log_px"]),
+        (f"plain loop (fp32, chunks of {args.chunk}), extrapolated", n, f"{t_plain_all:.1f}", None),
+        (f"plain loop (fp32, chunks of {args.chunk})", m, f"{t_plain:.1f}", plain.mean()),
+        ("untwine (batched, fp32)", m, "", on_subset["fp32"]["log_px"]),
+        (f"untwine (batched, {fast['precision']})", m, "", mine["log_px"]),
+    ]
+    for name, count, seconds, value in rows:
+        shown = "" if value is None else f"{value:.4f}"
+        print(f"{name:<52}{count:>7}{seconds:>10}{shown:>15}")
+    # both loops compute the same estimator: the noise of their difference is about sqrt(2)
+    # times the Monte Carlo standard error of one
+    noise = math.sqrt(2) * mine["mc_stderr"]
+    print(
+        f"speed-up {t_plain_all / t_fast:.1f}x (plain time extrapolated from {m} to {n} images); "
+        f"on the {m} images: batched {fast['precision']} - plain fp32 = "
+        f"{mine['log_px'] - plain.mean():+.4f} nats (independent samples), "
+        f"{fast['precision']} - fp32 on the same samples = "
+        f"{mine['log_px'] - on_subset['fp32']['log_px']:+.4f} nats; "
+        f"Monte Carlo s.e. of the first difference {noise:.4f}"
     )
 
 

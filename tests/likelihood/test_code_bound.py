@@ -43,7 +43,7 @@ def test_vq_bound_with_a_learnt_prior_beats_the_uniform_prior(tmp_path, squares)
     assert out["prior"] == "learnt" and out["n"] == 32
     assert math.isclose(out["log_px_uniform_prior"], only_uniform["log_px"], rel_tol=1e-6)
     # the uniform prior costs exactly positions * log K nats over the reconstruction
-    x = squares.images(range(32))
+    x = squares.images(lk.examples(squares, None, 32)[1])  # the fixed subset it evaluated
     f = torch.from_numpy(run.float_images(x))
     with torch.no_grad():
         recon = -run.model.log_prob(f, run.model.decode(run.model.encode(f).z))

@@ -90,3 +90,14 @@ def test_bound_rejects_k_not_dividing():
     with pytest.raises(ValueError):
         bound(torch.zeros(2, 10), 3)
     assert math.isclose(bound(torch.zeros(2, 10), 5)[0].item(), 0.0)
+
+
+def test_mc_variance_predicts_the_spread_of_repeated_estimates():
+    from untwine.likelihood import mc_variance
+
+    g = torch.Generator().manual_seed(0)
+    log_w = 0.8 * torch.randn(4000, 500, generator=g, dtype=torch.float64) - 90.0
+    spread = log_mean_exp(log_w, dim=1).var().item()  # 4,000 independent L_500 estimates
+    predicted = mc_variance(log_w).mean().item()
+    assert predicted == pytest.approx(spread, rel=0.1)
+    assert torch.all(mc_variance(torch.zeros(3, 10)) == 0)  # equal weights: no noise

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
+import torch
 from cli_helpers import untwine
 from test_cli import assert_one_line_error
 
 import untwine as ut
 from untwine import likelihood
+from untwine.errors import ConfigError, DataError
 
 SMALL = dict(
     network="mlp200", z_dim=2, batch_size=16, progress=False, threads=1, lr=1e-3, log_every=5
@@ -103,9 +106,50 @@ def test_bad_input_is_one_line(runs, plugin_env, tmp_path):
 def test_the_run_report_shows_the_saved_estimate(runs):
     from untwine.viz.report import write_run_report
 
-    likelihood.estimate_and_save(runs / "iw", k=5, max_examples=10)
+    likelihood.estimate_and_save(runs / "iw", k=5, max_examples=10, precision="fp32")
     page = write_run_report(runs / "iw", num_points=100).read_text()
     assert "<h2>Likelihood</h2>" in page
-    assert "k = 5 importance samples: log p(x) =" in page and "active units" in page
+    assert "k = 5 importance samples, networks in fp32: log p(x) =" in page
+    assert "active units" in page
     (runs / "iw" / "likelihood.json").unlink()
     assert "not estimated" in write_run_report(runs / "iw", num_points=100).read_text()
+
+
+def test_bf16_networks_keep_the_estimate_of_a_trained_model_close_to_fp32(runs):
+    from untwine.nets.precision import precision_of
+    from untwine.train.run import Run
+    from untwine.train.runtime import resolve_precision
+
+    run = Run(runs / "iw", device="cpu")
+    same = dict(k=50, max_examples=40, seed=3)  # the same images and samples
+    fp32 = likelihood.estimate(run, precision="fp32", **same)
+    bf16 = likelihood.estimate(run, precision="bf16", **same)
+    assert (fp32["precision"], bf16["precision"]) == ("fp32", "bf16")
+    # only the networks' products are rounded; densities and log-sum-exps stay float32
+    assert bf16["log_px"] == pytest.approx(fp32["log_px"], abs=0.02)
+    assert bf16["elbo"] == pytest.approx(fp32["elbo"], abs=0.02)
+    assert bf16["log_px"] != fp32["log_px"]  # bf16 really ran
+    assert precision_of(run.model)[0] == "fp32"  # the run's own setting is back
+    auto = likelihood.estimate(run, precision="auto", k=2, max_examples=4)
+    assert auto["precision"] == resolve_precision("auto", torch.device("cpu"))
+
+
+def test_max_examples_is_a_fixed_random_subset_and_a_grid_evaluates_training_images(squares):
+    data, idx = likelihood.examples(squares, "auto", 10)
+    again = likelihood.examples(squares, "auto", 10)[1]
+    assert len(idx) == 10 and np.array_equal(idx, again) and np.all(np.diff(idx) > 0)
+    assert idx.max() >= 16  # not the first images (in a grid they share the slowest factor)
+    assert len(data) == 128  # a grid has no held-out split: auto means its training images
+    assert likelihood.resolve_split(squares, "auto") == "train"
+    assert len(likelihood.examples(squares, "auto", 1000)[1]) == 128
+    with pytest.raises(ConfigError, match="max_examples"):
+        likelihood.examples(squares, "train", 0)
+    with pytest.raises(DataError, match="no 'test' split"):
+        likelihood.examples(squares, "test", 10)
+
+
+def test_a_bad_precision_is_one_line(runs, plugin_env, tmp_path):
+    assert_one_line_error(
+        untwine("likelihood", str(runs), "--precision", "fp16", env=plugin_env, cwd=tmp_path),
+        r"precision: expected one of auto, fp32, bf16 \(got 'fp16'\)",
+    )

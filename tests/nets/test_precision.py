@@ -9,7 +9,7 @@ from torch import nn
 
 from untwine.errors import ConfigError
 from untwine.nets import build
-from untwine.nets.precision import networks, run_networks_in
+from untwine.nets.precision import networks, networks_in, precision_of, run_networks_in
 from untwine.train.runtime import recorded_precision, resolve_precision
 
 
@@ -86,6 +86,30 @@ def test_channels_last_conv_nets_compute_the_same_function():
     run_networks_in(owner, "fp32", "cpu", channels_last=True)
     assert encoder[0].weight.is_contiguous(memory_format=torch.channels_last)
     torch.testing.assert_close(decoder(encoder(x)[:, :4]), reference, atol=1e-5, rtol=1e-5)
+
+
+def test_networks_in_restores_the_setting_and_the_layout_it_found():
+    torch.manual_seed(0)
+    encoder, decoder = build("conv64", (1, 64, 64), 4, 1)
+    owner = nn.Module()
+    owner.encoder, owner.decoder = encoder, decoder
+    x = torch.rand(2, 1, 64, 64)
+    reference = decoder(encoder(x)[:, :4])
+    with networks_in(owner, "bf16", "cpu", channels_last=True):
+        assert encoder[0].weight.is_contiguous(memory_format=torch.channels_last)
+        assert decoder(encoder(x)[:, :4]).dtype == torch.float32
+    # fp32 in NCHW again: the very same numbers as before the block
+    assert precision_of(owner)[0::2] == ("fp32", False)
+    assert encoder[0].weight.is_contiguous()
+    assert torch.equal(decoder(encoder(x)[:, :4]), reference)
+    run_networks_in(owner, "bf16", "cpu")
+    with networks_in(owner, "fp32", "cpu"):
+        seen = _inner_dtypes(encoder)
+        encoder(x)
+        assert set(seen) == {torch.float32}
+    seen.clear()
+    encoder(x)
+    assert torch.bfloat16 in seen  # the owner's own bf16 setting is back
 
 
 def _caps(monkeypatch, **flags: bool) -> None:

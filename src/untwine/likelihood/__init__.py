@@ -3,6 +3,7 @@
 ``likelihood.estimate(run, k=5000, split="test")`` returns, for the held-out images::
 
     {"log_px": L_5000 (nats, mean over examples), "stderr": its standard error over examples,
+     "mc_stderr": the Monte Carlo standard error of that mean (delta method, see mc_variance),
      "elbo": L_1, "bounds": {"1": L_1, "5": L_5, "50": L_50, ..., "5000": L_5000},
      "bits_per_dim": ..., "k": 5000, "n": examples, "active_units": ..., "kl": ...,
      "mutual_information": I(x; z), "kl_per_dim": [...]}
@@ -34,6 +35,10 @@ from untwine.likelihood.bits import bits_per_dim, uniform_dequantise
 from untwine.likelihood.importance import bound, log_mean_exp, log_weights
 from untwine.models import density as _model
 from untwine.models.gaussian import index_code_mi
+from untwine.nets.precision import networks_in
+from untwine.train import runfolder
+from untwine.train import runtime as _runtime
+from untwine.train.runtime import channels_last
 
 __all__ = [
     "active_units",
@@ -41,9 +46,17 @@ __all__ = [
     "bound",
     "estimate",
     "estimate_model",
+    "examples",
     "log_mean_exp",
     "log_weights",
+    "mc_variance",
 ]
+
+#: What the networks may run in during an estimate (``auto``: see :func:`resolve_precision`).
+LIKELIHOOD_PRECISIONS = ("auto", "fp32", "bf16")
+#: What :func:`estimate`, a study and the command line run the networks in unless told
+#: otherwise; :func:`estimate_model`, which exactness checks call, stays fp32 by default.
+DEFAULT_PRECISION = "auto"
 
 #: Burda et al. (2015), appendix: unit u is active if Cov_x(E_q[z_u]) exceeds this.
 ACTIVE_THRESHOLD = 0.01
@@ -53,6 +66,18 @@ def active_units(means: np.ndarray | torch.Tensor, threshold: float = ACTIVE_THR
     """Number of latent dimensions whose posterior mean varies across examples (N, D)."""
     m = torch.as_tensor(means, dtype=torch.float64)
     return int((m.var(dim=0, unbiased=True) > threshold).sum())
+
+
+def mc_variance(log_w: torch.Tensor) -> torch.Tensor:
+    """Per example (N,), the Monte Carlo variance (nats^2) of log (1/k) sum_i w_i from its k
+    log-weights (N, k), by the delta method: Var[mean w] / (mean w)^2 with Var[mean w] =
+    Var[w] / k. Computed on w / max w, so no weight overflows. An estimate from the same
+    samples: with heavy-tailed weights (a poor proposal) it is too small."""
+    w = torch.exp(log_w - log_w.max(dim=1, keepdim=True).values)
+    k = log_w.shape[1]
+    if k < 2:
+        return torch.full((log_w.shape[0],), float("nan"))
+    return w.var(dim=1) / (k * w.mean(dim=1) ** 2)
 
 
 def _cpu_generator(seed: int) -> torch.Generator:
@@ -76,6 +101,7 @@ def estimate_model(
     batch_size: int = 100,
     seed: int = 0,
     chunk: int | None = None,
+    precision: str = "fp32",
 ) -> dict[str, Any]:
     """log p(x), the L_k bounds and collapse diagnostics of ``model`` on uint8 ``images``.
 
@@ -83,12 +109,56 @@ def estimate_model(
     time; each example's k log-weights meet in one log-sum-exp. Continuous likelihoods are
     evaluated on uniformly dequantised images (x + u) / L, L = max_value + 1, so that their
     bits/dim bounds that of the discrete data; see :mod:`untwine.likelihood.bits`.
+
+    ``precision`` (``fp32``, ``bf16`` or ``auto``: see :func:`resolve_precision`) is what the
+    model's networks run in for the estimate; every density, log-weight and log-sum-exp is
+    float32 either way (:mod:`untwine.nets.precision`). The model's own setting is restored
+    afterwards. The result names the precision used.
     """
     if not isinstance(k, int) or k < 1:
         raise ConfigError(f"k: expected an integer >= 1 (got {k!r})")
     if not _model.has_density(model):
         raise ConfigError(f"model {type(model).__name__} has no density p(x); no log p(x)")
     device = next(model.parameters()).device
+    precision = resolve_precision(precision, device)
+    with networks_in(model, precision, device.type, channels_last=channels_last(precision)):
+        out = _estimate_model(model, images, k, max_value, batch_size, seed, chunk, device)
+    out["precision"] = precision
+    return out
+
+
+def resolve_precision(requested: str, device: torch.device) -> str:
+    """What the networks run in for an estimate on ``device``: ``fp32`` or ``bf16`` as asked,
+    ``auto`` as a training run resolves it (bf16 where the device has bfloat16 units, see
+    :func:`untwine.train.runtime.resolve_precision`).
+
+    bf16 is safe here because only the networks' matrix products are rounded: on a conv64
+    VAE trained on binarised mnist5k at 64x64 (20 test images, k = 5,000, the same samples),
+    log p(x) moved from its fp32 value by +0.009 nats after 1,000 training steps and by -0.001
+    after 2,000 (ELBO: +0.064 and +0.007); bench/likelihood_speed.py prints it on every run.
+    """
+    check_precision(requested)
+    return _runtime.resolve_precision(requested, device)
+
+
+def check_precision(requested: str) -> None:
+    """A one-line ConfigError unless ``requested`` is one of :data:`LIKELIHOOD_PRECISIONS`."""
+    if requested not in LIKELIHOOD_PRECISIONS:
+        raise ConfigError(
+            f"precision: expected one of {', '.join(LIKELIHOOD_PRECISIONS)} (got {requested!r})"
+        )
+
+
+def _estimate_model(
+    model: torch.nn.Module,
+    images: np.ndarray | torch.Tensor,
+    k: int,
+    max_value: int,
+    batch_size: int,
+    seed: int,
+    chunk: int | None,
+    device: torch.device,
+) -> dict[str, Any]:
     x_all = torch.as_tensor(np.asarray(images))
     n = x_all.shape[0]
     if n == 0:
@@ -100,12 +170,13 @@ def estimate_model(
     gen.manual_seed(seed)
     ks = _report_ks(k)
     per_k: dict[int, list[torch.Tensor]] = {j: [] for j in ks}
-    means, logvars, kls = [], [], []
+    means, logvars, kls, mc_vars = [], [], [], []
     t0 = time.perf_counter()
     for xb in x_all.split(batch_size):
         xb = xb.to(device)
         x = uniform_dequantise(xb, levels, gen) if continuous else xb.float() / max_value
         lw = log_weights(model, x, k, generator=gen, chunk=chunk)
+        mc_vars.append(mc_variance(lw))
         for j in ks:
             per_k[j].append(bound(lw, j))
         posterior = model.encode(x)
@@ -126,6 +197,7 @@ def estimate_model(
     return {
         "log_px": log_px.mean().item(),
         "stderr": (log_px.std().item() / math.sqrt(n)) if n > 1 else float("nan"),
+        "mc_stderr": math.sqrt(torch.cat(mc_vars).double().sum().item()) / n,
         "elbo": values[1].mean().item(),
         "bounds": {str(j): values[j].mean().item() for j in ks},
         "bits_per_dim": bpd,
@@ -141,6 +213,46 @@ def estimate_model(
     }
 
 
+#: Seed of the fixed random subset ``max_examples`` picks: the same images for every run and
+#: every importance-sampling seed, so that runs compare on equal examples.
+SUBSET_SEED = 20151101
+
+
+def resolve_split(data: Any, split: str | None) -> str | None:
+    """``split`` with ``"auto"`` resolved: the test split where ``data`` has one, else the
+    training images (see :func:`examples`)."""
+    if split != "auto":
+        return split
+    return "test" if "test" in getattr(data, "splits", ()) else "train"
+
+
+def examples(data: Any, split: str | None, max_examples: int | None) -> tuple[Any, np.ndarray]:
+    """The dataset of ``split`` and the indices of the images an estimate evaluates.
+
+    ``split="test"`` (or another held-out split) must exist: a dataset without it raises a
+    one-line DataError. ``split="train"`` is the training images, also for a dataset that has
+    no named splits (a factor grid such as dSprites, whose every image is a training image);
+    ``split=None`` takes ``data`` as given. ``max_examples`` below the split's size picks a
+    fixed random subset (:data:`SUBSET_SEED`, in index order): the first images of a factor
+    grid all share the slowest factor's first value.
+    ``split="auto"`` is ``"test"`` where the dataset has a test split and ``"train"``
+    elsewhere; the dataset returned says which (``data.split_name`` for a labelled one; the
+    result of :func:`estimate` names it).
+    """
+    split = resolve_split(data, split)
+    if split == "train" and "train" not in getattr(data, "splits", ()):
+        split = None  # no named splits: the dataset is its training images
+    if split is not None:
+        data = data.split(split)
+    n = len(data)
+    if max_examples is None or max_examples >= n:
+        return data, np.arange(n)
+    if max_examples < 1:
+        raise ConfigError(f"max_examples: expected an integer >= 1 (got {max_examples!r})")
+    rng = np.random.default_rng(SUBSET_SEED)
+    return data, np.sort(rng.choice(n, size=max_examples, replace=False))
+
+
 def estimate(
     run: Any,
     data: Any = None,
@@ -150,30 +262,44 @@ def estimate(
     max_examples: int | None = None,
     batch_size: int = 100,
     seed: int = 0,
+    precision: str = DEFAULT_PRECISION,
 ) -> dict[str, Any]:
     """:func:`estimate_model` for a run (a :class:`untwine.Run` or its directory) on the
-    ``split`` of ``data`` (default: the run's own dataset); ``split=None`` uses ``data`` as
-    given. A dataset without that split raises a one-line DataError."""
+    ``split`` of ``data`` (default: the run's own dataset), all of it or a fixed random subset
+    of ``max_examples`` images (see :func:`examples`). The result names the split, the
+    number of images it holds (``split_size``) and the precision the networks ran in."""
     from untwine.train.run import Run
 
+    check_precision(precision)
     run = run if isinstance(run, Run) else Run(Path(run))
     data = run.dataset() if data is None else data
-    if split is not None:
-        data = data.split(split)
-    n = len(data) if max_examples is None else min(len(data), max_examples)
+    settings = {"k": k, "split": split, "max_examples": max_examples, "seed": seed}
+    settings["precision"] = precision
+    split = resolve_split(data, split)
+    data, idx = examples(data, split, max_examples)
+    images = data.images(idx)
     if not _model.has_density(run.model) and hasattr(run.model, "nll_bound"):
         # a discrete-latent model (VQ-VAE): a deterministic bound instead of importance sampling
-        out = estimate_code_bound(run, data.images(range(n)), data.max_value, batch_size, seed)
+        out = estimate_code_bound(run, images, data.max_value, batch_size, seed)
     else:
         out = estimate_model(
             run.model,
-            data.images(range(n)),
+            images,
             k=k,
             max_value=data.max_value,
             batch_size=batch_size,
             seed=seed,
+            precision=precision,
         )
-    out.update({"run": str(run.path), "split": split, "dataset": data.name})
+    out.update(
+        {
+            "run": str(run.path),
+            "split": split,
+            "split_size": len(data),
+            "dataset": data.name,
+            "settings": settings,  # as asked; a study compares them to its own
+        }
+    )
     return out
 
 
@@ -234,10 +360,11 @@ def estimate_code_bound(
         "mutual_information": None,
         "kl_per_dim": [],
         "seconds": time.perf_counter() - t0,
+        "precision": run.precision,
     }
 
 
-RESULT_FILE = "likelihood.json"
+RESULT_FILE = runfolder.LIKELIHOOD
 
 
 def run_dirs(path: str | Path) -> list[Path]:
@@ -256,10 +383,8 @@ def run_dirs(path: str | Path) -> list[Path]:
 def estimate_and_save(run_dir: str | Path, **options: Any) -> dict[str, Any]:
     """:func:`estimate`, then ``likelihood.json`` in the run directory (written atomically,
     so a failed estimate never replaces a good one)."""
-    from untwine.files import atomic_write_json
-
     result = estimate(run_dir, **options)
-    atomic_write_json(Path(run_dir) / RESULT_FILE, result)
+    runfolder.write_likelihood(run_dir, result)
     return result
 
 
@@ -269,6 +394,7 @@ def estimate_path(path: str | Path, **options: Any) -> list[dict[str, Any]]:
     row ``{"run": ..., "error": ...}`` and the others go on; a single run raises."""
     from untwine.errors import UntwineError
 
+    check_precision(options.get("precision", DEFAULT_PRECISION))
     dirs = run_dirs(path)
     if dirs == [Path(path)]:
         return [estimate_and_save(path, **options)]

@@ -30,6 +30,8 @@ feeds them 4-D inputs in NHWC layout, which oneDNN's bfloat16 convolutions prefe
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -58,19 +60,42 @@ def run_networks_in(
     for handle in getattr(module, "_precision_hooks", []):
         handle.remove()
     module._precision_hooks = []  # type: ignore[assignment]
+    module._precision_setting = (precision, device_type, channels_last)  # type: ignore[assignment]
     dtype = DTYPES.get(precision)
-    if dtype is None and not channels_last:
-        return
     for _, net in networks(module):
-        nhwc = channels_last and any(p.ndim == 4 for p in net.parameters())  # a conv net
-        if nhwc:
-            net.to(memory_format=torch.channels_last)
+        conv = any(p.ndim == 4 for p in net.parameters())
+        nhwc = channels_last and conv
+        if conv:  # NCHW again when a previous setting stored the weights NHWC
+            net.to(memory_format=torch.channels_last if nhwc else torch.contiguous_format)
+        if dtype is None and not nhwc:
+            continue
         hooks = _Hooks(device_type, dtype, nhwc)
         module._precision_hooks += [  # type: ignore[operator]
             net.register_forward_pre_hook(hooks.enter),
             # always_call: leave autocast even when the network raises
             net.register_forward_hook(hooks.exit, always_call=True),
         ]
+
+
+def precision_of(module: nn.Module) -> tuple[str, str | None, bool]:
+    """``(precision, device_type, channels_last)`` as :func:`run_networks_in` last set it on
+    ``module``; ``("fp32", None, False)`` for a module it never touched."""
+    return getattr(module, "_precision_setting", ("fp32", None, False))
+
+
+@contextmanager
+def networks_in(
+    module: nn.Module, precision: str, device_type: str, channels_last: bool = False
+) -> Iterator[nn.Module]:
+    """:func:`run_networks_in` for the duration of a ``with`` block; the module's previous
+    setting is restored afterwards (also when the block raises)."""
+    before = precision_of(module)
+    run_networks_in(module, precision, device_type, channels_last)
+    try:
+        yield module
+    finally:
+        previous, previous_device, previous_nhwc = before
+        run_networks_in(module, previous, previous_device or device_type, previous_nhwc)
 
 
 class _Hooks:

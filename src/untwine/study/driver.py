@@ -28,7 +28,7 @@ import yaml
 from untwine.errors import ConfigError, UntwineError
 from untwine.files import atomic_write_text
 from untwine.study.index import STUDY_FILE, StudyIndex
-from untwine.study.runner import make_job, stale_metrics
+from untwine.study.runner import make_job, stale_likelihood, stale_metrics
 from untwine.study.spec import Cell, StudySpec, expand, run_dir, varying_keys
 from untwine.train import runfolder
 
@@ -144,6 +144,9 @@ class StudyDriver:
                 self.spec.metric_options,
                 self.spec.metric_seed,
             )
+            wanted = self.likelihood_options
+            if wanted is not None and stale_likelihood(runfolder.read_likelihood(folder), wanted):
+                stale.append("likelihood")
             if record.get("state") != "done" or stale:
                 todo.append(cell)
         return todo
@@ -157,7 +160,14 @@ class StudyDriver:
             metrics=self.spec.metrics,
             metric_options=self.spec.metric_options,
             metric_seed=self.spec.metric_seed,
+            likelihood=self.likelihood_options,
         )
+
+    @property
+    def likelihood_options(self) -> dict[str, Any] | None:
+        """The options of every cell's log p(x) estimate, or None when the spec asks none."""
+        wanted = self.spec.likelihood
+        return None if wanted is None else wanted.estimate_options()
 
     def label(self, cell: Cell) -> str:
         """``betavae beta=4 seed=1`` — the cell by its axes."""
@@ -187,6 +197,8 @@ class StudyDriver:
         if result.get("metrics") and not runfolder.read_metrics(folder):
             # A worker on another machine without a shared filesystem: keep its scores here.
             runfolder.merge_metrics(folder, result["metrics"])
+        if result.get("likelihood") and not runfolder.read_likelihood(folder):
+            runfolder.write_likelihood(folder, result["likelihood"])
         record = runfolder.read_cell(folder)
         state = result.get("state", "failed")
         attempt = record.setdefault("attempts", [{}])[-1]
@@ -227,6 +239,9 @@ class StudyDriver:
             value = (scores.get(name) or {}).get(name)
             if isinstance(value, int | float):
                 parts.append(f"{name}={value:.3f}")
+        log_px = (result.get("likelihood") or {}).get("log_px")
+        if isinstance(log_px, int | float):
+            parts.append(f"log p(x)={log_px:.2f}")
         if result.get("error"):
             parts.append(result["error"])
         return "  ".join(parts)

@@ -36,8 +36,10 @@ def make_job(
     metrics: list[str],
     metric_options: dict[str, Any],
     metric_seed: int,
+    likelihood: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A JSON-able description of one cell's work for a worker."""
+    """A JSON-able description of one cell's work for a worker; ``likelihood`` holds the
+    options of its log p(x) estimate (none: not estimated)."""
     return {
         "id": cell_id,
         "config": config,
@@ -45,6 +47,7 @@ def make_job(
         "metrics": list(metrics),
         "metric_options": dict(metric_options),
         "metric_seed": metric_seed,
+        "likelihood": None if likelihood is None else dict(likelihood),
     }
 
 
@@ -103,6 +106,13 @@ def _run_cell(job: dict[str, Any], out: Path, threads: int, result: dict[str, An
 
         evaluate_run(out, stale, seed=job["metric_seed"], **job["metric_options"])
     result["metrics"] = runfolder.read_metrics(out)
+    options = job.get("likelihood")
+    if options is not None and stale_likelihood(runfolder.read_likelihood(out), options):
+        from untwine.likelihood import estimate_and_save  # deferred like the metrics
+
+        estimate_and_save(out, **options)
+    if options is not None:
+        result["likelihood"] = runfolder.read_likelihood(out)
 
 
 def _config_for(raw: dict[str, Any], out: Path):
@@ -141,6 +151,13 @@ def stale_metrics(
                 stale.append(name)
                 break
     return stale
+
+
+def stale_likelihood(recorded: dict[str, Any], options: dict[str, Any]) -> bool:
+    """Whether ``recorded`` (a likelihood.json document) lacks the estimate ``options`` ask
+    for (:meth:`untwine.study.spec.LikelihoodSettings.estimate_options`) or holds one made
+    with other settings."""
+    return recorded.get("settings") != options
 
 
 def one_line_error(e: BaseException) -> str:

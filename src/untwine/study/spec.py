@@ -14,6 +14,7 @@ A spec names common training settings at the top level (any flat setting of
         zip: {beta: [2, 6], lr: [1.0e-3, 1.0e-4]}       # zipped axes: (2, 1e-3), (6, 1e-4)
     metrics: [mig, sap, dci, factor_vae_score]
     metric_options: {num_points: 2000, dci_model: fast}  # passed to evaluate_run
+    likelihood: {k: 1000, examples: 500}                 # log p(x) of every finished cell
 
 Expansion rules: in a grid entry (and among the top-level settings, which apply to every
 entry) every list is an axis and the cells are the product of the axes; ``zip`` holds one
@@ -38,7 +39,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -54,6 +55,39 @@ RESERVED = {"seed": "use 'seeds: [...]' at the top level", "out": "the study nam
 _NO_OUT = Path("__study_cell__")
 
 
+class LikelihoodSettings(BaseModel):
+    """Importance-sampled log p(x) (and ELBO, bits/dim, active units) of every finished cell,
+    through :func:`untwine.likelihood.estimate_and_save`, saved as the run's likelihood.json.
+
+    ``split: auto`` evaluates the test split where the dataset has one and, where it has
+    none (a factor grid such as dSprites, every image of which is a training image), a fixed
+    random subset of the training images: the result then says ``split: train``, so a
+    reader sees a training-set likelihood, not a held-out one.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: importance samples per image (the literature's log p(x) uses 5,000)
+    k: int = Field(1000, ge=1)
+    #: images evaluated: a fixed random subset of the split (all of it when smaller)
+    examples: int = Field(500, ge=1)
+    split: Literal["auto", "test", "train"] = "auto"
+    #: seed of the importance samples
+    seed: int = Field(0, ge=0)
+    #: what the networks run in (densities and log-sum-exps are float32 always)
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+
+    def estimate_options(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`untwine.likelihood.estimate_and_save`."""
+        return {
+            "k": self.k,
+            "split": self.split,
+            "max_examples": self.examples,
+            "seed": self.seed,
+            "precision": self.precision,
+        }
+
+
 class StudySpec(BaseModel):
     """A validated study spec; unknown top-level keys are common training settings."""
 
@@ -65,6 +99,8 @@ class StudySpec(BaseModel):
     metrics: list[str] = Field(default_factory=list)
     #: Overrides for :func:`untwine.metrics.evaluate_run` (``num_points``, ``dci_model`` ...).
     metric_options: dict[str, Any] = Field(default_factory=dict)
+    #: log p(x) of every finished cell (None: not estimated).
+    likelihood: LikelihoodSettings | None = None
     #: Seed of the metrics' sampling (the same for every run, so runs compare on equal draws).
     metric_seed: int = Field(0, ge=0)
     #: CPU threads per run; default: the machine's cores divided among the workers.

@@ -7,6 +7,7 @@ A run folder holds::
     log.jsonl        one JSON record of loss terms per ``log_every`` steps
     checkpoints/     step-00001000/ ... (untwine.train.checkpoint owns their layout)
     metrics.json     {metric: result} written by untwine.metrics.evaluate_run
+    likelihood.json  log p(x), the IWAE bounds, bits/dim ... written by untwine.likelihood
     cell.json        a study driver's record of the cell (state, settings, attempts, ...)
     .lock            locked (flock) by the one process that trains the run (:func:`owned`)
 
@@ -50,6 +51,7 @@ CONFIG = "config.yaml"
 STATUS = "status.json"
 CELL = "cell.json"
 METRICS = "metrics.json"
+LIKELIHOOD = "likelihood.json"
 LOG = "log.jsonl"
 CHECKPOINTS = checkpoint.ROOT
 LOCK = ".lock"
@@ -194,6 +196,31 @@ def truncate_log(run_dir: str | Path, last_step: int) -> None:
     if path.exists():
         kept = [r for r in read_log(run_dir) if int(r.get("step", 0)) <= last_step]
         atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
+
+
+# -- likelihood.json -----------------------------------------------------------------------
+#: The entries of likelihood.json that tables and plots show as the run's scores (under the
+#: name ``likelihood``: columns ``likelihood.log_px`` ...); the rest is detail for its page.
+LIKELIHOOD_SCORES = ("log_px", "elbo", "bits_per_dim", "active_units")
+
+
+def read_likelihood(run_dir: str | Path) -> dict[str, Any]:
+    """likelihood.json (:func:`untwine.likelihood.estimate_and_save`), or ``{}``."""
+    return read_json_dict(Path(run_dir) / LIKELIHOOD)
+
+
+def write_likelihood(run_dir: str | Path, result: Mapping[str, Any]) -> None:
+    """Replace likelihood.json with ``result``, atomically (non-finite numbers as null)."""
+    atomic_write_json(Path(run_dir) / LIKELIHOOD, _jsonable(dict(result)))
+
+
+def likelihood_scores(result: Mapping[str, Any]) -> dict[str, Any]:
+    """A likelihood.json document as a metric result: its :data:`LIKELIHOOD_SCORES` and the
+    settings it was estimated with; ``{}`` for an empty document."""
+    if not result or "log_px" not in result:
+        return {}
+    settings = {k: result.get(k) for k in ("k", "n", "split", "precision")}
+    return {**{k: result.get(k) for k in LIKELIHOOD_SCORES}, "settings": settings}
 
 
 # -- metrics.json --------------------------------------------------------------------------
@@ -370,6 +397,9 @@ def read_record(
         marks.append(f"unreadable {METRICS}")
     if not metrics:
         marks.append("not evaluated")
+    scores = likelihood_scores(read_likelihood(path))
+    if scores:  # shown beside the metrics: log p(x) against beta beside MIG against beta
+        metrics = {**metrics, "likelihood": scores}
     seed = config.get("seed", settings.get("seed"))
     steps = config.get("steps", settings.get("steps"))
     return RunRecord(

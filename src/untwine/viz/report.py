@@ -37,6 +37,7 @@ import jinja2
 import untwine
 from untwine.files import atomic_write_text
 from untwine.models.base import ACTIVE_USAGE
+from untwine.train.runfolder import LIKELIHOOD
 from untwine.viz._figure import data_uri
 from untwine.viz.latents import FROM_METRICS, LatentSummary, summarize_latents
 from untwine.viz.plots import (
@@ -224,15 +225,16 @@ def write_run_report(
 def _likelihood_section(run_dir: Path) -> Section:
     """The held-out log p(x), bounds, bits/dim and collapse diagnostics ``untwine likelihood``
     saved (:mod:`untwine.likelihood`); read, never recomputed (k = 5,000 takes minutes)."""
-    from untwine.likelihood import RESULT_FILE
-
-    path = run_dir / RESULT_FILE
+    path = run_dir / LIKELIHOOD
     if not path.is_file():
         return Section(
             "Likelihood",
-            missing=f"not estimated (no {RESULT_FILE}; run untwine likelihood on this run)",
+            missing=f"not estimated (no {LIKELIHOOD}; run untwine likelihood on this run)",
         )
     r = json.loads(path.read_text())
+    held_out = "" if r["split"] == "test" else " (training images: the dataset holds none out)"
+    if r.get("split_size") is not None and r["n"] < r["split_size"]:
+        held_out += f", a fixed random {r['n']} of its {r['split_size']}"
     bounds = ", ".join(f"L_{k} {v:.2f}" for k, v in r["bounds"].items())
     bpd = "n/a (the likelihood is not a probability of these grey levels)"
     if r.get("bits_per_dim") is not None:
@@ -243,9 +245,10 @@ def _likelihood_section(run_dir: Path) -> Section:
     return Section(
         "Likelihood",
         notes=[
-            f"{r['split']} split of {r['dataset']}, {r['n']} images, k = {r['k']} importance "
-            f"samples: log p(x) = {r['log_px']:.2f} \u00b1 {r['stderr']:.2f} nats (standard "
-            f"error over images); ELBO {r['elbo']:.2f}; {bounds}.",
+            f"{r['split']} split of {r['dataset']}{held_out}, {r['n']} images, k = {r['k']} "
+            f"importance samples, networks in {r.get('precision', 'fp32')}: log p(x) = "
+            f"{r['log_px']:.2f} \u00b1 {r['stderr']:.2f} nats (standard error over images); "
+            f"ELBO {r['elbo']:.2f}; {bounds}.",
             f"bits/dim: {bpd}.",
             f"active units (Cov_x E_q[z_u] > 0.01): {r['active_units']} of "
             f"{len(r['kl_per_dim'])}; KL {r['kl']:.2f} nats, per dimension: {per_dim}.",
@@ -472,6 +475,13 @@ def _distinct(values: Iterable[Any]) -> set[str]:
     return {json.dumps(v, sort_keys=True, default=str) for v in values}
 
 
+#: The score column of a run's log p(x) (from its likelihood.json, see
+#: :func:`untwine.train.runfolder.likelihood_scores`), and the disentanglement scores drawn
+#: beside it, the first present.
+LOG_PX = "likelihood.log_px"
+DISENTANGLEMENT = ("mig", "mig_full")
+
+
 def _trend_section(records: list[RunRecord], folder: Path) -> Section:
     scores = _score_columns(records)
     points = [{**r.params, **r.scores} for r in records if r.scores]
@@ -483,9 +493,26 @@ def _trend_section(records: list[RunRecord], folder: Path) -> Section:
         if p not in ("method", "seed")
         and len(_distinct(r.params[p] for r in records if p in r.params)) > 1
     ]
-    for stale in (folder / FOLDER_FIGURES).glob("metrics_vs_*.png"):  # from an earlier page
-        stale.unlink()
+    for pattern in ("metrics_vs_*.png", "likelihood_vs_*.png"):  # from an earlier page
+        for stale in (folder / FOLDER_FIGURES).glob(pattern):
+            stale.unlink()
     figures = []
+    # The trade-off the likelihood literature discusses: log p(x) beside MIG, per setting.
+    beside = [s for s in (LOG_PX, *DISENTANGLEMENT) if s in scores][:2]
+    for param in params if beside and beside[0] == LOG_PX else []:
+        name = "".join(c if c.isalnum() or c in "-_" else "_" for c in param)
+        path = plot_metrics_vs_hyperparameter(
+            points, beside, param, folder / FOLDER_FIGURES / f"likelihood_vs_{name}.png"
+        )
+        if path is not None:
+            figures.append(
+                Figure.of(
+                    path,
+                    f"log p(x) (nats per image, importance-sampled; the split and k are in each "
+                    f"run's page) beside {beside[-1]}, against {param}: one colour per method, "
+                    "each run a point, the line through the median over seeds.",
+                )
+            )
     for param in params:
         name = "".join(c if c.isalnum() or c in "-_" else "_" for c in param)
         path = plot_metrics_vs_hyperparameter(
