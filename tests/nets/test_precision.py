@@ -76,25 +76,25 @@ def test_fp32_again_removes_the_hooks():
     assert torch.equal(owner.encoder(x), reference)
 
 
-def test_channels_last_conv_nets_compute_the_same_function():
+def _conv_owner(n: int):
+    """A module owning a conv64 encoder and decoder, a batch of n images and the fp32 output."""
     torch.manual_seed(0)
     encoder, decoder = build("conv64", (1, 64, 64), 4, 1)
     owner = nn.Module()
     owner.encoder, owner.decoder = encoder, decoder
-    x = torch.rand(3, 1, 64, 64)
-    reference = decoder(encoder(x)[:, :4])
+    x = torch.rand(n, 1, 64, 64)
+    return owner, encoder, decoder, x, decoder(encoder(x)[:, :4])
+
+
+def test_channels_last_conv_nets_compute_the_same_function():
+    owner, encoder, decoder, x, reference = _conv_owner(3)
     run_networks_in(owner, "fp32", "cpu", channels_last=True)
     assert encoder[0].weight.is_contiguous(memory_format=torch.channels_last)
     torch.testing.assert_close(decoder(encoder(x)[:, :4]), reference, atol=1e-5, rtol=1e-5)
 
 
 def test_networks_in_restores_the_setting_and_the_layout_it_found():
-    torch.manual_seed(0)
-    encoder, decoder = build("conv64", (1, 64, 64), 4, 1)
-    owner = nn.Module()
-    owner.encoder, owner.decoder = encoder, decoder
-    x = torch.rand(2, 1, 64, 64)
-    reference = decoder(encoder(x)[:, :4])
+    owner, encoder, decoder, x, reference = _conv_owner(2)
     with networks_in(owner, "bf16", "cpu", channels_last=True):
         assert encoder[0].weight.is_contiguous(memory_format=torch.channels_last)
         assert decoder(encoder(x)[:, :4]).dtype == torch.float32

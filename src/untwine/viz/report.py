@@ -497,35 +497,34 @@ def _trend_section(records: list[RunRecord], folder: Path) -> Section:
         for stale in (folder / FOLDER_FIGURES).glob(pattern):
             stale.unlink()
     figures = []
-    # The trade-off the likelihood literature discusses: log p(x) beside MIG, per setting.
+    # The trade-off the likelihood literature discusses: log p(x) beside MIG, per setting;
+    # then every metric against each setting.
     beside = [s for s in (LOG_PX, *DISENTANGLEMENT) if s in scores][:2]
-    for param in params if beside and beside[0] == LOG_PX else []:
-        name = "".join(c if c.isalnum() or c in "-_" else "_" for c in param)
-        path = plot_metrics_vs_hyperparameter(
-            points, beside, param, folder / FOLDER_FIGURES / f"likelihood_vs_{name}.png"
+    plots = [("metrics_vs", scores, "Each metric")]
+    if beside and beside[0] == LOG_PX:
+        plots.insert(
+            0,
+            (
+                "likelihood_vs",
+                beside,
+                (
+                    "log p(x) (nats per image, importance-sampled; the split and k are in each "
+                    f"run's page) beside {beside[-1]}"
+                ),
+            ),
         )
-        if path is not None:
-            figures.append(
-                Figure.of(
-                    path,
-                    f"log p(x) (nats per image, importance-sampled; the split and k are in each "
-                    f"run's page) beside {beside[-1]}, against {param}: one colour per method, "
-                    "each run a point, the line through the median over seeds.",
-                )
+    for prefix, shown, what in plots:
+        for param in params:
+            name = "".join(c if c.isalnum() or c in "-_" else "_" for c in param)
+            path = plot_metrics_vs_hyperparameter(
+                points, shown, param, folder / FOLDER_FIGURES / f"{prefix}_{name}.png"
             )
-    for param in params:
-        name = "".join(c if c.isalnum() or c in "-_" else "_" for c in param)
-        path = plot_metrics_vs_hyperparameter(
-            points, scores, param, folder / FOLDER_FIGURES / f"metrics_vs_{name}.png"
-        )
-        if path is not None:
-            figures.append(
-                Figure.of(
-                    path,
-                    f"Each metric against {param}: one colour per method, each run a "
-                    "point, the line through the median over seeds.",
+            if path is not None:
+                caption = (
+                    f"{what} against {param}: one colour per method, each run a point, "
+                    "the line through the median over seeds."
                 )
-            )
+                figures.append(Figure.of(path, caption))
     title = "Metrics against hyperparameters"
     if not figures:
         why = "no evaluated runs" if not points else "no hyperparameter varies between them"
