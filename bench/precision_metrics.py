@@ -59,14 +59,14 @@ def main() -> None:
     overrides: dict = {"dci_model": "fast"}
     if args.quick:
         overrides.update(
-            mig_num_train=500,
-            sap_num_train=500,
-            sap_num_test=250,
-            dci_num_train=500,
-            dci_num_test=250,
-            factor_vae_score_num_train=40,
-            factor_vae_score_num_eval=20,
-            factor_vae_score_num_variance_estimate=500,
+            mig_num_points=500,
+            sap_num_points=500,
+            sap_num_test_points=250,
+            dci_num_points=500,
+            dci_num_test_points=250,
+            factor_vae_score_num_votes=40,
+            factor_vae_score_num_eval_votes=20,
+            factor_vae_score_num_variance_points=500,
         )
     print(f"load average at start: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     data = datasets.load("dsprites")
