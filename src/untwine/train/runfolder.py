@@ -577,11 +577,12 @@ class StopSignals:
         self._previous = {}
 
     def _handle(self, signum: int, frame: Any) -> None:
-        if self.signum is None:
-            self.signum = signum
-            return
-        signal.signal(signum, signal.SIG_DFL)  # the second: no more waiting
-        os.kill(os.getpid(), signum)
+        self.signum = signum
+        # The second signal is left to the kernel's default action: a Python handler would
+        # run only when the main thread next executes bytecode, which may be after a long
+        # write, or after a sleep another thread received the signal for.
+        for sig in self.SIGNALS:
+            signal.signal(sig, signal.SIG_DFL)
 
 
 # -- checking a run folder ------------------------------------------------------------------
