@@ -18,7 +18,30 @@ def test_bernoulli_log_prob_is_minus_the_summed_binary_cross_entropy():
     manual = (x * p.log() + (1 - x) * (1 - p).log()).flatten(1).sum(1)
     assert torch.allclose(Bernoulli().log_prob(x, logits), manual, rtol=1e-5)
     bce = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
-    assert torch.equal(Bernoulli().log_prob(x, logits), -bce)
+    with_grad = logits.clone().requires_grad_()
+    assert torch.equal(Bernoulli().log_prob(x, with_grad), -bce)  # training: the library's loss
+
+
+def test_bernoulli_log_prob_without_gradients_matches_float64_at_extreme_logits():
+    """The evaluation form (clipped exponent, linear tail) against float64 on the logits a
+    trained decoder produces: background pixels at -200, where exp(-|l|) is subnormal or 0,
+    and moderate ones around 0, including l = 0 exactly."""
+    g = torch.Generator().manual_seed(2)
+    logits = torch.cat(
+        [torch.randn(4, 1, 16, 16, generator=g) * s for s in (0.5, 5.0, 30.0, 120.0)]
+    )
+    logits[0, 0, 0, :4] = torch.tensor([0.0, -88.0, -100.0, -215.0])
+    x = (torch.rand(logits.shape, generator=g) < torch.sigmoid(logits)).float()
+    x[-1] = 1 - x[-1]  # confidently wrong pixels: terms of -120 nats
+    exact = -F.binary_cross_entropy_with_logits(logits.double(), x.double(), reduction="none")
+    value = Bernoulli().log_prob(x, logits)
+    assert value.dtype == torch.float32
+    torch.testing.assert_close(value.double(), exact.flatten(1).sum(1), rtol=1e-6, atol=1e-4)
+    grey = torch.rand(logits.shape, generator=g)  # a cross-entropy for grey levels too
+    exact = -F.binary_cross_entropy_with_logits(logits.double(), grey.double(), reduction="none")
+    torch.testing.assert_close(
+        Bernoulli().log_prob(grey, logits).double(), exact.flatten(1).sum(1), rtol=1e-6, atol=1e-4
+    )
 
 
 def test_bernoulli_at_zero_logits_is_log_half_per_pixel():
