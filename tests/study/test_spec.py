@@ -184,12 +184,14 @@ def test_load_spec_names_the_file(tmp_path):
         load_spec(tmp_path / "missing.yaml")
 
 
-@pytest.mark.parametrize("name", ["beta_sweep.yaml", "chen2018_small.yaml"])
-def test_the_example_studies_are_valid(name):
+@pytest.mark.parametrize(
+    ("name", "cells_per_seed"), [("beta_sweep.yaml", 8), ("chen2018_small.yaml", 6)]
+)
+def test_the_example_studies_are_valid(name, cells_per_seed):
     if "betatcvae" not in METHODS:
         pytest.skip("the betatcvae method is not registered in this tree yet")
     spec = load_spec(STUDIES / name)
     cells = expand(spec, source=name)
     methods = {c.method for c in cells}
     assert methods == {"betavae", "betatcvae"}
-    assert len(cells) == len(spec.seeds) * {"beta_sweep.yaml": 8, "chen2018_small.yaml": 6}[name]
+    assert len(cells) == len(spec.seeds) * cells_per_seed

@@ -96,7 +96,7 @@ class Bernoulli(Likelihood):
 #: |logit| beyond which exp(-|logit|) would leave float32's normal range (e^-80 = 1.8e-35);
 #: the terms it drops are below 1e-34 nats per pixel.
 _TAIL_LOGIT = 80.0
-#: below this, log1p(e) is e to within e^2 / 2 (5e-9 relative)
+#: below this, log1p(e) is taken as e: the error, under e^2 / 2, is below 5e-9 nats per pixel
 _TAIL_LINEAR = 1e-4
 
 

@@ -500,19 +500,14 @@ def _trend_section(records: list[RunRecord], folder: Path) -> Section:
     # The trade-off the likelihood literature discusses: log p(x) beside MIG, per setting;
     # then every metric against each setting.
     beside = [s for s in (LOG_PX, *DISENTANGLEMENT) if s in scores][:2]
-    plots = [("metrics_vs", scores, "Each metric")]
+    plots = []
     if beside and beside[0] == LOG_PX:
-        plots.insert(
-            0,
-            (
-                "likelihood_vs",
-                beside,
-                (
-                    "log p(x) (nats per image, importance-sampled; the split and k are in each "
-                    f"run's page) beside {beside[-1]}"
-                ),
-            ),
+        what = (
+            "log p(x) (nats per image, importance-sampled; the split and k are in each run's "
+            f"page) beside {beside[-1]}"
         )
+        plots.append(("likelihood_vs", beside, what))
+    plots.append(("metrics_vs", scores, "Each metric"))
     for prefix, shown, what in plots:
         for param in params:
             name = "".join(c if c.isalnum() or c in "-_" else "_" for c in param)
