@@ -377,6 +377,12 @@ def likelihood(
         help="what the networks run in: fp32, bf16, or auto (bf16 where the device has "
         "bfloat16 units); densities and log-sum-exps are float32 always",
     ),
+    compile: bool | None = typer.Option(
+        None,
+        "--compile/--no-compile",
+        help="compile the decoder and log-density (torch.compile); default: when images x k "
+        "is at least 2,000,000, where the seconds of compiling pay back",
+    ),
 ) -> None:
     """Test log p(x) (importance-sampled, nats), ELBO, L_k, bits/dim and active units."""
     import json
@@ -393,6 +399,7 @@ def likelihood(
         batch_size=batch_size,
         seed=seed,
         precision=precision,
+        compile=compile,
     )
     if json_out:
         one = (path / "config.yaml").is_file()

@@ -153,3 +153,45 @@ def test_a_bad_precision_is_one_line(runs, plugin_env, tmp_path):
         untwine("likelihood", str(runs), "--precision", "fp16", env=plugin_env, cwd=tmp_path),
         r"precision: expected one of auto, fp32, bf16 \(got 'fp16'\)",
     )
+
+
+def test_compiled_estimate_equals_the_uncompiled_one_on_the_same_samples(runs):
+    from untwine.train.run import Run
+
+    run = Run(runs / "vae", device="cpu")
+    images = run.dataset().split("test").images(range(40))
+    # k = 10 in chunks of 4: a short last chunk (padded when compiled); batches of 15, 15, 10
+    same = dict(k=10, chunk=4, batch_size=15, seed=2, max_value=16)
+    eager = {
+        p: likelihood.estimate_model(run.model, images, **same, precision=p)
+        for p in ("fp32", "bf16")
+    }
+    compiled = likelihood.estimate_model(run.model, images, **same, precision="bf16", compile=True)
+    assert compiled["compiled"] and not eager["bf16"]["compiled"]
+    for key in ("log_px", "elbo", "kl", "active_units"):
+        assert compiled[key] == pytest.approx(eager["bf16"][key], abs=1e-4), key
+    for j, value in eager["bf16"]["bounds"].items():
+        assert compiled["bounds"][j] == pytest.approx(value, abs=1e-4)
+    # the networks really ran in bf16 inside the compiled code
+    assert abs(compiled["log_px"] - eager["fp32"]["log_px"]) > 1e-4
+
+
+def test_a_failed_compilation_warns_and_gives_the_uncompiled_numbers(runs, monkeypatch):
+    from untwine.likelihood import importance
+    from untwine.train.run import Run
+
+    def no_compiler(fn, **options):
+        def fails(*args):
+            raise RuntimeError("no C++ compiler found\nsecond line")
+
+        return fails
+
+    monkeypatch.setattr(importance.torch, "compile", no_compiler)
+    run = Run(runs / "vae", device="cpu")
+    images = run.dataset().split("test").images(range(10))
+    same = dict(k=6, seed=1, max_value=16)
+    with pytest.warns(RuntimeWarning, match=r"RuntimeError: no C\+\+ compiler found\)"):
+        tried = likelihood.estimate_model(run.model, images, **same, compile=True)
+    plain = likelihood.estimate_model(run.model, images, **same, compile=False)
+    assert not tried["compiled"]
+    assert tried["log_px"] == plain["log_px"] and tried["bounds"] == plain["bounds"]

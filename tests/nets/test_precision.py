@@ -3,6 +3,8 @@ of precision from what the device has."""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 from torch import nn
@@ -67,13 +69,27 @@ def test_autocast_is_left_even_when_a_network_raises():
     assert not torch.is_autocast_enabled("cpu")
 
 
-def test_fp32_again_removes_the_hooks():
+def test_fp32_again_restores_the_class_forward():
     owner = Owner()
     x = torch.randn(3, 6)
     reference = owner.encoder(x)
     run_networks_in(owner, "bf16", "cpu")
     run_networks_in(owner, "fp32", "cpu")
+    assert "forward" not in vars(owner.encoder)
     assert torch.equal(owner.encoder(x), reference)
+
+
+def test_a_deep_copy_runs_its_own_weights_in_the_same_precision():
+    owner = Owner()
+    x = torch.randn(3, 6)
+    run_networks_in(owner, "bf16", "cpu")
+    twin = copy.deepcopy(owner)
+    with torch.no_grad():
+        for p in twin.encoder.parameters():
+            p.mul_(2)
+    seen = _inner_dtypes(twin.encoder)
+    assert not torch.equal(twin.encoder(x), owner.encoder(x))
+    assert seen == [torch.bfloat16, torch.bfloat16]
 
 
 def _conv_owner(n: int):

@@ -3,9 +3,12 @@
 :func:`run_networks_in` makes every *network* of a module (each direct child module that
 has parameters: a model's ``encoder`` and ``decoder``, FactorVAE's ``discriminator``, any
 auxiliary net an objective or a later family adds) run under ``torch.autocast`` with the
-given dtype, and hands its outputs back as float32. It works through forward hooks, so a
-family or an objective needs no code of its own: whatever calls ``self.encoder(x)`` gets the
-reduced-precision matmuls and a float32 result.
+given dtype, and hands its outputs back as float32. It replaces each network's ``forward``
+on the instance by one that runs the class's ``forward`` inside ``with torch.autocast(...)``,
+so a family or an objective needs no code of its own: whatever calls ``self.encoder(x)`` gets
+the reduced-precision matmuls and a float32 result. A real ``with`` block (rather than a pair
+of forward hooks entering and leaving autocast by hand) is left when the network raises and
+is what ``torch.compile`` can trace, so a compiled evaluation keeps the precision setting.
 
 What runs in which precision, and why:
 
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import torch
@@ -57,24 +61,19 @@ def run_networks_in(
 ) -> None:
     """Run every network of ``module`` (see :func:`networks`) in ``precision`` (``"fp32"``,
     ``"bf16"`` or ``"fp16"``) on ``device_type``; calling it again replaces the setting."""
-    for handle in getattr(module, "_precision_hooks", []):
-        handle.remove()
-    module._precision_hooks = []  # type: ignore[assignment]
     module._precision_setting = (precision, device_type, channels_last)  # type: ignore[assignment]
     dtype = DTYPES.get(precision)
     for _, net in networks(module):
+        net.__dict__.pop("forward", None)  # the class's own forward again
         conv = any(p.ndim == 4 for p in net.parameters())
         nhwc = channels_last and conv
         if conv:  # NCHW again when a previous setting stored the weights NHWC
             net.to(memory_format=torch.channels_last if nhwc else torch.contiguous_format)
         if dtype is None and not nhwc:
             continue
-        hooks = _Hooks(device_type, dtype, nhwc)
-        module._precision_hooks += [  # type: ignore[operator]
-            net.register_forward_pre_hook(hooks.enter),
-            # always_call: leave autocast even when the network raises
-            net.register_forward_hook(hooks.exit, always_call=True),
-        ]
+        # a partial of a module-level function (not a closure) pickles, and deep-copies with
+        # the copy of ``net`` that owns it
+        net.forward = partial(_forward_in, net, device_type, dtype, nhwc)  # type: ignore[method-assign]
 
 
 def precision_of(module: nn.Module) -> tuple[str, str | None, bool]:
@@ -98,27 +97,24 @@ def networks_in(
         run_networks_in(module, previous, previous_device or device_type, previous_nhwc)
 
 
-class _Hooks:
-    """Enter autocast before a network's forward, leave it after and cast the outputs back."""
-
-    def __init__(self, device_type: str, dtype: torch.dtype | None, channels_last: bool):
-        self.device_type, self.dtype, self.channels_last = device_type, dtype, channels_last
-        self.active: list[torch.autocast] = []  # a stack: a network may call itself
-
-    def enter(self, module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
-        if self.dtype is not None:
-            ctx = torch.autocast(self.device_type, dtype=self.dtype)
-            ctx.__enter__()
-            self.active.append(ctx)
-        if self.channels_last:
-            return tuple(_to_channels_last(a) for a in args)
-        return None
-
-    def exit(self, module: nn.Module, args: tuple[Any, ...], output: Any) -> Any:
-        if self.dtype is None:
-            return None
-        self.active.pop().__exit__(None, None, None)
-        return _to_float32(output)
+def _forward_in(
+    net: nn.Module,
+    device_type: str,
+    dtype: torch.dtype | None,
+    channels_last: bool,
+    *args: Any,
+    **kwargs: Any,
+) -> Any:
+    """``net``'s class forward with 4-D inputs in NHWC (``channels_last``) and under autocast
+    to ``dtype`` (None: full precision); floating outputs come back float32."""
+    if channels_last:
+        args = tuple(_to_channels_last(a) for a in args)
+    forward = type(net).forward
+    if dtype is None:
+        return forward(net, *args, **kwargs)
+    with torch.autocast(device_type, dtype=dtype):
+        out = forward(net, *args, **kwargs)
+    return _to_float32(out)
 
 
 def _to_channels_last(value: Any) -> Any:
