@@ -35,6 +35,7 @@ from untwine.likelihood.bits import bits_per_dim, uniform_dequantise
 from untwine.likelihood.importance import (
     COMPILE_MIN_ROWS,
     CompiledLogLikelihood,
+    LogLikelihood,
     bound,
     log_mean_exp,
     log_weights,
@@ -137,7 +138,7 @@ def estimate_model(
     precision = resolve_precision(precision, device)
     if compile is None:
         compile = len(images) * k >= COMPILE_MIN_ROWS
-    likelihood = CompiledLogLikelihood() if compile else _model.log_likelihood
+    likelihood: LogLikelihood = CompiledLogLikelihood() if compile else _model.log_likelihood
     try:
         with networks_in(model, precision, device.type, channels_last=channels_last(precision)):
             out = _estimate_model(
@@ -147,7 +148,7 @@ def estimate_model(
         if compile:
             torch.compiler.reset()
     out["precision"] = precision
-    out["compiled"] = bool(compile) and getattr(likelihood, "failed", None) is None
+    out["compiled"] = isinstance(likelihood, CompiledLogLikelihood) and likelihood.failed is None
     return out
 
 
@@ -182,7 +183,7 @@ def _estimate_model(
     seed: int,
     chunk: int | None,
     device: torch.device,
-    likelihood: Any,
+    likelihood: LogLikelihood,
 ) -> dict[str, Any]:
     x_all = torch.as_tensor(np.asarray(images))
     n = x_all.shape[0]
