@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import yaml
@@ -39,12 +40,16 @@ def test_every_cell_saves_its_estimate_on_named_training_images(lik_study):
 def test_the_results_and_the_report_show_log_px_beside_mig(lik_study, tmp_path):
     _, study_dir, _, _ = lik_study
     columns, rows = study.results(study_dir)
-    for name in ("likelihood.log_px", "likelihood.elbo", "likelihood.active_units"):
-        assert name in columns
+    shown = ("log_px", "elbo", "kl", "mutual_information", "active_units")
+    for name in shown:
+        assert f"likelihood.{name}" in columns
     for row in rows:
         saved = json.loads((study_dir / "runs" / row["id"] / "likelihood.json").read_text())
-        assert row["likelihood.log_px"] == pytest.approx(saved["log_px"])
+        for name in shown:
+            assert row[f"likelihood.{name}"] == pytest.approx(saved[name])
         assert row["likelihood.elbo"] <= row["likelihood.log_px"] + 1e-9
+        # I(x; z) under the aggregate posterior of n images: at most log n, for every draw
+        assert row["likelihood.mutual_information"] <= math.log(saved["n"]) + 1e-9
     _, table = study.results(study_dir, aggregate="median")
     assert [r["n"] for r in table] == [2, 2]
     study.write_report(study_dir)
@@ -52,6 +57,9 @@ def test_the_results_and_the_report_show_log_px_beside_mig(lik_study, tmp_path):
     assert figure.is_file() and figure.stat().st_size > 0
     page = (study_dir / "report.html").read_text()
     assert "log p(x)" in page and "beside mig" in page
+    # every run logs its per-dimension KL: one figure of collapse over training
+    assert (study_dir / "report-figures" / "kl_over_training.png").stat().st_size > 0
+    assert "KL over training" in page
 
 
 def test_a_new_k_re_estimates_without_retraining(lik_study):

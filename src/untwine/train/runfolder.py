@@ -201,7 +201,9 @@ def truncate_log(run_dir: str | Path, last_step: int) -> None:
 # -- likelihood.json -----------------------------------------------------------------------
 #: The entries of likelihood.json that tables and plots show as the run's scores (under the
 #: name ``likelihood``: columns ``likelihood.log_px`` ...); the rest is detail for its page.
-LIKELIHOOD_SCORES = ("log_px", "elbo", "bits_per_dim", "active_units")
+#: What a study's results and report show of a run's likelihood.json: the bound and the
+#: density, and the collapse diagnostics beside them (KL, I(x; z), active units).
+LIKELIHOOD_SCORES = ("log_px", "elbo", "kl", "mutual_information", "bits_per_dim", "active_units")
 
 
 def read_likelihood(run_dir: str | Path) -> dict[str, Any]:

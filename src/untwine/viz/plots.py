@@ -110,6 +110,54 @@ def plot_kl_over_training(
     return save_figure(fig, path)
 
 
+#: A latent dimension counts as carrying information in :func:`plot_kl_by_run` when its
+#: batch-averaged KL in the training log is at least this many nats (a collapsed dimension's
+#: is ~0.001). A training-log view, not Burda et al.'s active units, which ``untwine
+#: likelihood`` counts from the variance of the posterior means over the data.
+KL_DIMENSION_FLOOR = 0.01
+
+
+def plot_kl_by_run(
+    runs: Sequence[tuple[str, int, np.ndarray, np.ndarray]], path: str | Path
+) -> Path:
+    """Posterior collapse over training for a set of runs: the total KL (nats) and the number
+    of dimensions whose KL is at least :data:`KL_DIMENSION_FLOOR`, against the step. ``runs``
+    holds (label, seed, steps (T,), KL per dimension (T, D)); one colour per label, one line
+    style per seed."""
+    fig, (ax_kl, ax_dims) = plt.subplots(1, 2, figsize=(9.6, 3.4))
+    labels = list(dict.fromkeys(label for label, *_ in runs))
+    seeds = sorted({seed for _, seed, *_ in runs})
+    colors = plt.get_cmap("tab10")
+    styles = ("-", "--", ":", "-.")
+    for label, seed, steps, kl in runs:
+        color = colors(labels.index(label) % colors.N)
+        style = styles[seeds.index(seed) % len(styles)]
+        first = seeds.index(seed) == 0
+        ax_kl.plot(
+            steps, kl.sum(axis=1), color=color, ls=style, lw=1.3, label=label if first else None
+        )
+        ax_dims.plot(
+            steps,
+            (kl >= KL_DIMENSION_FLOOR).sum(axis=1),
+            color=color,
+            ls=style,
+            lw=1.3,
+            drawstyle="steps-post",
+        )
+    # a KL warm-up starts far above where it settles: scale to the runs' second halves
+    settled = max(float(kl[len(kl) // 2 :].sum(axis=1).max()) for *_, kl in runs)
+    ax_kl.set_ylim(0, 1.5 * settled if settled > 0 else None)
+    ax_kl.set_ylabel("KL (nats, batch average)")
+    ax_dims.set_ylabel(f"dimensions with KL >= {KL_DIMENSION_FLOOR} nats")
+    for ax in (ax_kl, ax_dims):
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    ax_kl.legend(fontsize=7)
+    what = ", ".join(f"seed {s} {styles[i % len(styles)]}" for i, s in enumerate(seeds))
+    fig.suptitle(f"KL over training, one colour per cell ({what})", fontsize=9)
+    return save_figure(fig, path)
+
+
 def plot_losses(records: Sequence[Mapping[str, Any]], path: str | Path, title: str = "") -> Path:
     """Every scalar term of log.jsonl (loss, recon, kl, tc ... in nats per example) against the
     step, one small panel each: their scales differ by orders of magnitude. A panel uses a log
