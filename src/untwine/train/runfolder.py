@@ -200,9 +200,8 @@ def truncate_log(run_dir: str | Path, last_step: int) -> None:
 
 # -- likelihood.json -----------------------------------------------------------------------
 #: The entries of likelihood.json that tables and plots show as the run's scores (under the
-#: name ``likelihood``: columns ``likelihood.log_px`` ...); the rest is detail for its page.
-#: What a study's results and report show of a run's likelihood.json: the bound and the
-#: density, and the collapse diagnostics beside them (KL, I(x; z), active units).
+#: name ``likelihood``: columns ``likelihood.log_px`` ...): the density and the bound, with the
+#: collapse diagnostics beside them (KL, I(x; z), active units); the rest is detail for its page.
 LIKELIHOOD_SCORES = ("log_px", "elbo", "kl", "mutual_information", "bits_per_dim", "active_units")
 
 

@@ -27,6 +27,7 @@ import json
 import os
 import traceback
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -480,10 +481,10 @@ def _kl_section(records: list[RunRecord], folder: Path) -> Section:
     its log: where a posterior collapses and whether a remedy keeps it open."""
     path = folder / FOLDER_FIGURES / "kl_over_training.png"
     runs = []
-    for r in records:
+    for r, label in zip(records, _cell_labels(records), strict=True):
         steps, kl = kl_history(read_log(r.path))
         if len(steps):
-            runs.append((_cell_label(r, records), r.seed or 0, steps, kl))
+            runs.append((label, r.seed or 0, steps, kl))
     if not runs:
         path.unlink(missing_ok=True)
         return Section("KL over training", missing="no per-dimension KL in the runs' logs")
@@ -496,20 +497,22 @@ def _kl_section(records: list[RunRecord], folder: Path) -> Section:
     return Section("KL over training", figures=[Figure.of(plot_kl_by_run(runs, path), caption)])
 
 
-def _cell_label(record: RunRecord, records: list[RunRecord]) -> str:
-    """The settings that set ``record`` apart from most runs (seed aside): ``free_bits=0.5``
-    in a study of remedies, where listing every varying setting would bury it; the method
-    for the runs at the common values."""
-    differs = []
-    for p in varying_params(records):
-        if p in ("seed", "method") or p not in record.params:
-            continue
-        values = [json.dumps(r.params.get(p), default=str) for r in records]
-        common = max(set(values), key=values.count)
-        if json.dumps(record.params[p], default=str) != common:
-            differs.append(f"{p}={record.params[p]}")
-    method = record.method or record.name
-    return ", ".join(differs) if differs else method
+def _cell_labels(records: list[RunRecord]) -> list[str]:
+    """Each run named by the settings that set it apart from most runs (seed aside):
+    ``free_bits=0.5`` in a study of remedies, where listing every varying setting would bury
+    it; the method for the runs at the common values. Ties go to the value seen first."""
+    params = [p for p in varying_params(records) if p not in ("seed", "method")]
+    key = functools.partial(json.dumps, sort_keys=True, default=str)
+    common = {
+        p: Counter(key(r.params.get(p)) for r in records).most_common(1)[0][0] for p in params
+    }
+    labels = []
+    for r in records:
+        differs = [
+            f"{p}={r.params[p]}" for p in params if p in r.params and key(r.params[p]) != common[p]
+        ]
+        labels.append(", ".join(differs) if differs else (r.method or r.name))
+    return labels
 
 
 def _distinct(values: Iterable[Any]) -> set[str]:
