@@ -383,6 +383,14 @@ def likelihood(
         help="compile the decoder and log-density (torch.compile); default: when images x k "
         "is at least 2,000,000, where the seconds of compiling pay back",
     ),
+    against: Path | None = typer.Option(
+        None,
+        help="a run estimated on the same images: add each run's log p(x) minus its, image by "
+        "image, with the paired standard error",
+    ),
+    saved: bool = typer.Option(
+        False, "--saved", help="show the estimates saved in likelihood.json; estimate nothing"
+    ),
 ) -> None:
     """Test log p(x) (importance-sampled, nats), ELBO, L_k, bits/dim and active units."""
     import json
@@ -391,21 +399,35 @@ def likelihood(
 
     if k < 1:
         raise ConfigError(f"--k: expected an integer >= 1 (got {k})")
-    results = lk.estimate_path(
-        path,
-        k=k,
-        split=split,
-        max_examples=max_examples,
-        batch_size=batch_size,
-        seed=seed,
-        precision=precision,
-        compile=compile,
-    )
+    if against is not None and not (against / "config.yaml").is_file():
+        raise ConfigError(f"--against {against}: expected a run directory (no config.yaml)")
+    if saved:
+        results = lk.saved_path(path)
+    else:
+        results = lk.estimate_path(
+            path,
+            k=k,
+            split=split,
+            max_examples=max_examples,
+            batch_size=batch_size,
+            seed=seed,
+            precision=precision,
+            compile=compile,
+        )
+    # read after estimating: the base's own estimate may be one of those just made
+    baseline = None if against is None else lk.saved_path(against)[0]
     if json_out:
+        for r in results:
+            if baseline is not None and "error" not in r:
+                try:
+                    r["vs_base"] = lk.paired_difference(r, baseline)
+                except ConfigError as e:
+                    r["vs_base"] = {"error": str(e)}
+            r.pop("per_image", None)  # kept in likelihood.json
         one = (path / "config.yaml").is_file()
         typer.echo(json.dumps(results[0] if one else results, indent=2))
     else:
-        typer.echo(lk.format_table(results), nl=False)
+        typer.echo(lk.format_table(results, baseline), nl=False)
 
 
 def main() -> None:

@@ -195,3 +195,69 @@ def test_a_failed_compilation_warns_and_gives_the_uncompiled_numbers(runs, monke
     plain = likelihood.estimate_model(run.model, images, **same, compile=False)
     assert not tried["compiled"]
     assert tried["log_px"] == plain["log_px"] and tried["bounds"] == plain["bounds"]
+
+
+def test_a_paired_difference_is_taken_image_by_image(runs):
+    same = dict(k=5, max_examples=40, precision="fp32")
+    iw, vae = likelihood.estimate(runs / "iw", **same), likelihood.estimate(runs / "vae", **same)
+    for r in (iw, vae):
+        per = r["per_image"]
+        assert len(per["index"]) == len(per["log_px"]) == len(per["elbo"]) == 40
+        assert np.mean(per["log_px"]) == pytest.approx(r["log_px"])
+        assert np.mean(per["elbo"]) == pytest.approx(r["elbo"])
+    assert iw["per_image"]["index"] == vae["per_image"]["index"]
+    d = likelihood.paired_difference(iw, vae)
+    diffs = np.subtract(iw["per_image"]["log_px"], vae["per_image"]["log_px"])
+    assert d["n"] == 40 and d["difference"] == pytest.approx(iw["log_px"] - vae["log_px"])
+    assert d["stderr"] == pytest.approx(diffs.std(ddof=1) / math.sqrt(40))
+    # the same model under other importance samples: the images' spread, which both share,
+    # is what the paired error leaves out; what is left is Monte Carlo noise
+    again = likelihood.estimate(runs / "iw", seed=1, **same)
+    assert 0 < likelihood.paired_difference(again, iw)["stderr"] < iw["stderr"] / 5
+    assert likelihood.paired_difference(iw, iw) == {
+        "difference": 0.0,
+        "stderr": 0.0,
+        "n": 40,
+        "baseline": iw["run"],
+    }
+    with pytest.raises(ConfigError, match="other images of the split"):
+        likelihood.paired_difference(iw, likelihood.estimate(runs / "vae", k=5, max_examples=30))
+    with pytest.raises(ConfigError, match="split 'train'.* on 'test'"):
+        likelihood.paired_difference(
+            likelihood.estimate(runs / "vae", k=5, split="train", max_examples=40), iw
+        )
+    old = {k: v for k, v in vae.items() if k != "per_image"}
+    with pytest.raises(ConfigError, match="no per-image values.*estimate it again"):
+        likelihood.paired_difference(iw, old)
+
+
+def test_cli_compares_saved_estimates_against_a_base_run(runs, plugin_env, tmp_path):
+    for name in ("iw", "vae"):
+        likelihood.estimate_and_save(runs / name, k=5, max_examples=20, precision="fp32")
+    saved = [json.loads((runs / n / "likelihood.json").read_text()) for n in ("iw", "vae")]
+    expected = likelihood.paired_difference(saved[0], saved[1])["difference"]
+    proc = untwine(
+        "likelihood", str(runs), "--saved", "--against", str(runs / "vae"),
+        env=plugin_env, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    head, iw_row, vae_row, note = proc.stdout.splitlines()
+    assert head.split()[-2:] == ["base", "+-"]
+    assert iw_row.split()[-2] == f"{expected:+.3f}" and vae_row.split()[-2:] == ["+0.000", "0.000"]
+    assert note.startswith("vs base: log p(x) minus that of")
+    proc = untwine(
+        "likelihood", str(runs / "iw"), "--saved", "--json", "--against", str(runs / "vae"),
+        env=plugin_env, cwd=tmp_path,
+    )  # fmt: skip
+    doc = json.loads(proc.stdout)
+    assert "per_image" not in doc and doc["vs_base"]["difference"] == pytest.approx(expected)
+    assert doc["log_px"] == saved[0]["log_px"]  # read, not estimated again
+    assert_one_line_error(
+        untwine("likelihood", str(runs), "--against", str(tmp_path), env=plugin_env, cwd=tmp_path),
+        r"--against .*: expected a run directory",
+    )
+    (runs / "vae" / "likelihood.json").unlink()
+    assert_one_line_error(
+        untwine("likelihood", str(runs / "vae"), "--saved", env=plugin_env, cwd=tmp_path),
+        r"likelihood.json: no saved estimate",
+    )

@@ -6,7 +6,13 @@
      "mc_stderr": the Monte Carlo standard error of that mean (delta method, see mc_variance),
      "elbo": L_1, "bounds": {"1": L_1, "5": L_5, "50": L_50, ..., "5000": L_5000},
      "bits_per_dim": ..., "k": 5000, "n": examples, "active_units": ..., "kl": ...,
-     "mutual_information": I(x; z), "kl_per_dim": [...]}
+     "mutual_information": I(x; z), "kl_per_dim": [...],
+     "per_image": {"index": [...], "log_px": [...], "elbo": [...]}}
+
+``per_image`` keeps each image's L_k and L_1 with its index in the split, so that two runs
+estimated on the same images compare image by image: :func:`paired_difference` gives the
+mean difference with its paired standard error, far smaller than either run's ``stderr``
+(which is mostly the spread of the images, shared by both).
 
 The collapse diagnostics beside log p(x): active units (Burda et al. 2015), the mean KL and
 I(x; z) under the aggregate posterior of the evaluated images (the index-code MI of Chen et
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +64,7 @@ __all__ = [
     "log_mean_exp",
     "log_weights",
     "mc_variance",
+    "paired_difference",
 ]
 
 #: What the networks may run in during an estimate (``auto``: see :func:`resolve_precision`).
@@ -236,6 +244,7 @@ def _estimate_model(
         "mutual_information": mi,
         "kl_per_dim": kl_dims,
         "seconds": seconds,
+        "per_image": {"log_px": log_px.tolist(), "elbo": values[1].tolist()},
     }
 
 
@@ -319,6 +328,7 @@ def estimate(
             precision=precision,
             compile=compile,
         )
+    out["per_image"] = {"index": idx.tolist(), **out["per_image"]}
     out.update(
         {
             "run": str(run.path),
@@ -389,6 +399,7 @@ def estimate_code_bound(
         "kl_per_dim": [],
         "seconds": time.perf_counter() - t0,
         "precision": run.precision,
+        "per_image": {"log_px": (-best).tolist(), "elbo": (-best).tolist()},
     }
 
 
@@ -435,16 +446,80 @@ def estimate_path(path: str | Path, **options: Any) -> list[dict[str, Any]]:
     return results
 
 
-def format_table(results: list[dict[str, Any]]) -> str:
+def saved_path(path: str | Path) -> list[dict[str, Any]]:
+    """The estimates saved in each run's likelihood.json below ``path`` (as
+    :func:`estimate_path` returns them, without estimating again); a run with none gives a
+    row ``{"run": ..., "error": ...}``, or raises when ``path`` is that one run."""
+    dirs = run_dirs(path)
+    results = []
+    for run in dirs:
+        saved = runfolder.read_likelihood(run)
+        if "log_px" not in saved:
+            error = f"{run / RESULT_FILE}: no saved estimate (run 'untwine likelihood {run}')"
+            if dirs == [Path(path)]:
+                raise ConfigError(error)
+            results.append({"run": str(run), "error": error})
+        else:
+            results.append({**saved, "run": str(run)})
+    return results
+
+
+def paired_difference(result: Mapping[str, Any], baseline: Mapping[str, Any]) -> dict[str, Any]:
+    """``result``'s log p(x) minus ``baseline``'s, image by image, for two estimates (results of
+    :func:`estimate`, or likelihood.json documents) of the same images: the mean difference
+    in nats, its standard error over the images (the paired one: the spread of the
+    differences, not of the images) and their number. A ConfigError names what does not
+    match: the dataset, the split or the images themselves, or an estimate saved before
+    per-image values were kept."""
+    name, base = result.get("run", "result"), baseline.get("run", "baseline")
+    for r, who in ((result, name), (baseline, base)):
+        if "log_px" not in r.get("per_image", {}):
+            raise ConfigError(
+                f"{who}: its estimate has no per-image values (saved by an older untwine): "
+                "estimate it again"
+            )
+    for key in ("dataset", "split"):
+        if result.get(key) != baseline.get(key):
+            raise ConfigError(
+                f"{name}: estimated on {key} {result.get(key)!r}, {base} on "
+                f"{baseline.get(key)!r}: a paired difference needs the same images"
+            )
+    a, b = result["per_image"], baseline["per_image"]
+    if list(a.get("index", [])) != list(b.get("index", [])):
+        raise ConfigError(
+            f"{name}: estimated on other images of the split than {base} ({len(a['log_px'])} "
+            f"and {len(b['log_px'])} images): estimate both with the same max_examples"
+        )
+    d = np.asarray(a["log_px"], dtype=np.float64) - np.asarray(b["log_px"], dtype=np.float64)
+    n = len(d)
+    return {
+        "difference": float(d.mean()),
+        "stderr": float(d.std(ddof=1) / math.sqrt(n)) if n > 1 else float("nan"),
+        "n": n,
+        "baseline": base,
+    }
+
+
+def format_table(results: list[dict[str, Any]], baseline: Mapping[str, Any] | None = None) -> str:
     """One aligned text row per result: the run, log p(x) +- s.e., the bounds, diagnostics."""
     failed = [r for r in results if "error" in r]
     results = [r for r in results if "error" not in r]
     ks = sorted({int(j) for r in results for j in r["bounds"]})
     head = ["run", "log p(x)", "+-", "ELBO", *[f"L_{j}" for j in ks if j not in (1,)]]
     head += ["bits/dim", "active", "KL", "I(x;z)", "n"]
+    if baseline is not None:
+        head += ["vs base", "+-"]
     rows = [head]
     for r in results:
         bpd = "-" if r["bits_per_dim"] is None else f"{r['bits_per_dim']:.4f}"
+        paired = []
+        if baseline is not None:
+            try:
+                d = paired_difference(r, baseline)
+                paired = [f"{d['difference']:+.3f}", f"{d['stderr']:.3f}"]
+            except ConfigError as e:
+                paired = ["-", "-"]
+                failed.append({"run": r["run"], "error": f"vs base: {e}"})
         rows.append(
             [
                 r["run"],
@@ -461,6 +536,7 @@ def format_table(results: list[dict[str, Any]]) -> str:
                 "-" if r["kl"] is None else f"{r['kl']:.2f}",
                 "-" if r.get("mutual_information") is None else f"{r['mutual_information']:.2f}",
                 str(r["n"]),
+                *paired,
             ]
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
@@ -473,4 +549,10 @@ def format_table(results: list[dict[str, Any]]) -> str:
         + "\n"
         for row in rows
     )
-    return table + errors
+    note = ""
+    if baseline is not None:
+        note = (
+            f"vs base: log p(x) minus that of {baseline.get('run')} on the same images, "
+            "+- its paired standard error\n"
+        )
+    return table + note + errors
