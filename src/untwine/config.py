@@ -79,6 +79,11 @@ class ModelConfig(Strict):
     decoder_cond_channels: int = Field(
         4, ge=1, description="channels of the map of z conditioning a PixelCNN decoder"
     )
+    decoder_conditioning: Literal["map", "vector"] = Field(
+        "map",
+        description="how z conditions a PixelCNN decoder: map, a map made by the network's "
+        "decoder (PixelVAE); vector, z itself, projected by each layer (conditional PixelCNN)",
+    )
 
     @field_validator("prior_kernel", "decoder_kernel")
     @classmethod

@@ -46,18 +46,21 @@ def test_conv_decoder_is_the_plain_vae_and_pixelcnn_its_subclass():
     assert isinstance(_model(), models.GaussianVAE)  # same posterior, prior and family
 
 
-@pytest.mark.parametrize("dropout", [0.0, 0.3])
-def test_pixel_parameters_depend_only_on_earlier_pixels_and_on_z(dropout):
-    model = _model(decoder_dropout=dropout)
+@pytest.mark.parametrize(
+    "dropout, conditioning", [(0.0, "map"), (0.3, "map"), (0.0, "vector"), (0.3, "vector")]
+)
+def test_pixel_parameters_depend_only_on_earlier_pixels_and_on_z(dropout, conditioning):
+    model = _model(decoder_dropout=dropout, decoder_conditioning=conditioning)
     c, h, w = model.observation_shape
-    x = torch.rand(1, c, h, w, dtype=torch.float64, requires_grad=True)
-    z = torch.randn(1, 3, dtype=torch.float64, requires_grad=True)
+    # several images: a ReLU of the head that is off for one image hides no path for all
+    x = torch.rand(8, c, h, w, dtype=torch.float64, requires_grad=True)
+    z = torch.randn(8, 3, dtype=torch.float64, requires_grad=True)
     params = model.decoder(z, x)
     r = model.decoder.pixelcnn.receptive_field
     assert r == 4  # 3 layers of kernel 3
     for i, j in itertools.product(range(h), range(w)):
-        gx, gz = torch.autograd.grad(params[0, :, i, j].sum(), (x, z), retain_graph=True)
-        seen = gx[0].abs().sum(0) > 0
+        gx, gz = torch.autograd.grad(params[:, :, i, j].sum(), (x, z), retain_graph=True)
+        seen = gx.abs().sum((0, 1)) > 0
         assert torch.equal(seen, visible(i, j, h, w, r)), (i, j)
         assert gz.abs().sum() > 0  # z reaches every pixel
 
@@ -80,8 +83,9 @@ def test_log_prob_is_the_sum_of_per_pixel_bernoulli_log_probs():
     torch.testing.assert_close(model.log_prob_x_given_z(x, z), total)
 
 
-def test_p_x_given_z_sums_to_one_over_every_binary_image():
-    model = _model(shape=(1, 2, 2))
+@pytest.mark.parametrize("conditioning", ["map", "vector"])
+def test_p_x_given_z_sums_to_one_over_every_binary_image(conditioning):
+    model = _model(shape=(1, 2, 2), decoder_conditioning=conditioning)
     xs = torch.tensor(list(itertools.product([0.0, 1.0], repeat=4)), dtype=torch.float64)
     xs = xs.view(16, 1, 2, 2)
     z = torch.randn(1, 3, dtype=torch.float64).expand(16, 3)
@@ -100,6 +104,21 @@ def test_raster_order_sampling_follows_the_model():
     xs = torch.tensor(list(itertools.product([0.0, 1.0], repeat=4))).view(16, 1, 2, 2)
     p = model.log_prob_x_given_z(xs, z[:16]).exp().double()
     assert (freq - p).abs().max() < 0.03  # 4000 draws: s.e. of a frequency <= 0.008
+
+
+def test_vector_conditioning_is_z_projected_by_each_layer_alone():
+    """The conditional PixelCNN's global conditioning: no network decoder, each gated layer
+    projects z itself; at the first pixel, which sees no earlier pixel, z is all there is."""
+    model = _model(decoder_conditioning="vector")
+    assert isinstance(model.decoder.cond, torch.nn.Identity)
+    assert all(layer.cond.in_channels == 3 for layer in model.decoder.pixelcnn.layers)
+    mapped = _model()
+    assert sum(p.numel() for p in model.parameters()) < sum(p.numel() for p in mapped.parameters())
+    x = torch.zeros(2, 1, 5, 6, dtype=torch.float64)
+    z = torch.randn(1, 3, dtype=torch.float64).expand(2, 3)
+    first = model.decoder(z, x)[:, :, 0, 0]
+    assert torch.equal(first[0], first[1])
+    assert not torch.equal(first, model.decoder(z + 1, x)[:, :, 0, 0])
 
 
 def test_dropout_is_drawn_from_the_generator_and_off_in_eval():
@@ -142,6 +161,7 @@ def test_layer_reaches():
         ({"decoder_receptive_field": 12}, "decoder_receptive_field 12 is more than 5 layers"),
         ({"decoder_kernel": 4}, "decoder_kernel: must be odd"),
         ({"decoder": "lstm"}, "model.decoder: Input should be 'conv' or 'pixelcnn'"),
+        ({"decoder_conditioning": "both"}, "decoder_conditioning: Input should be 'map' or"),
         ({"encoder_steps": 0}, "method.encoder_steps: Input should be greater than or equal"),
     ],
 )

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from untwine import nets
+from untwine.errors import ConfigError
 from untwine.models.base import LatentModel
 from untwine.nets.pixelcnn import GatedPixelCNN
 from untwine.registry import register_model
@@ -172,11 +173,14 @@ class GaussianVAE(LatentModel):
 
 
 class PixelCNNDecoder(nn.Module):
-    """p(x|z) = prod_i p(x_i | x_<i, z) in raster order: the network's decoder maps z to a
-    conditioning map (N, ``cond_channels``, H, W) (PixelVAE's arrangement, Gulrajani et al.
-    2017: a map, not a global vector, so that even a decoder with a small receptive field
-    knows where in the image it is) and a gated PixelCNN (van den Oord et al. 2016) over the
-    image, conditioned on it, gives every pixel's likelihood parameters in one pass.
+    """p(x|z) = prod_i p(x_i | x_<i, z) in raster order: ``cond`` maps z to what conditions a
+    gated PixelCNN (van den Oord et al. 2016) over the image, which gives every pixel's
+    likelihood parameters in one pass. The conditioning is either a map (N, ``cond_channels``,
+    H, W) made by the network's decoder (PixelVAE's arrangement, Gulrajani et al. 2017: even
+    a decoder with a small receptive field knows where in the image it is), or z itself, a
+    vector that each gated layer projects and adds at every position (the conditional
+    PixelCNN's global conditioning, van den Oord et al. 2016): z then says nothing about
+    where, so the decoder draws less from it.
 
     ``dropout`` hides that share of the input pixels while training (each replaced by 0 and
     flagged in an extra input channel): the image analogue of Bowman et al.'s (2016) word
@@ -243,6 +247,7 @@ class PixelCNNGaussianVAE(GaussianVAE):
         receptive_field: int | None = None,
         dropout: float = 0.0,
         cond_channels: int = 4,
+        conditioning: str = "map",
     ) -> None:
         LatentModel.__init__(self)
         self.observation_shape = tuple(observation_shape)  # type: ignore[assignment]
@@ -250,6 +255,12 @@ class PixelCNNGaussianVAE(GaussianVAE):
         self.likelihood = likelihood
         c = observation_shape[0]
         self.encoder, cond = nets.build(network, self.observation_shape, z_dim, cond_channels)
+        if conditioning == "vector":  # the network's decoder is not used
+            cond, cond_channels = nn.Identity(), z_dim
+        elif conditioning != "map":
+            raise ConfigError(
+                f"decoder_conditioning: expected map or vector (got {conditioning!r})"
+            )
         self.decoder = PixelCNNDecoder(
             cond,
             c,
@@ -277,6 +288,7 @@ class PixelCNNGaussianVAE(GaussianVAE):
             receptive_field=cfg.decoder_receptive_field,
             dropout=cfg.decoder_dropout,
             cond_channels=cfg.decoder_cond_channels,
+            conditioning=cfg.decoder_conditioning,
         )
 
     def log_prob_x_given_z(
