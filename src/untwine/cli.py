@@ -415,14 +415,11 @@ def likelihood(
             compile=compile,
         )
     # read after estimating: the base's own estimate may be one of those just made
-    baseline = None if against is None else lk.saved_path(against)[0]
+    baseline = None if against is None else lk.read_saved(against)
     if json_out:
+        if baseline is not None:
+            lk.compare_to(results, baseline)
         for r in results:
-            if baseline is not None and "error" not in r:
-                try:
-                    r["vs_base"] = lk.paired_difference(r, baseline)
-                except ConfigError as e:
-                    r["vs_base"] = {"error": str(e)}
             r.pop("per_image", None)  # kept in likelihood.json
         one = (path / "config.yaml").is_file()
         typer.echo(json.dumps(results[0] if one else results, indent=2))

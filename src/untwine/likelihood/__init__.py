@@ -427,41 +427,57 @@ def estimate_and_save(run_dir: str | Path, **options: Any) -> dict[str, Any]:
     return result
 
 
-def estimate_path(path: str | Path, **options: Any) -> list[dict[str, Any]]:
-    """:func:`estimate_and_save` for a run directory, or for every run below a folder. In a
-    folder, a run that cannot be estimated (no density, no test split, no checkpoint) gives a
-    row ``{"run": ..., "error": ...}`` and the others go on; a single run raises."""
+def _each_run(path: str | Path, fn: Any) -> list[dict[str, Any]]:
+    """``fn(run)`` for the run directory ``path``, or for every run below the folder ``path``:
+    there, a run for which it raises gives a row ``{"run": ..., "error": ...}`` and the
+    others go on; a single run raises."""
     from untwine.errors import UntwineError
 
-    check_precision(options.get("precision", DEFAULT_PRECISION))
     dirs = run_dirs(path)
     if dirs == [Path(path)]:
-        return [estimate_and_save(path, **options)]
+        return [fn(Path(path))]
     results = []
     for run in dirs:
         try:
-            results.append(estimate_and_save(run, **options))
+            results.append(fn(run))
         except UntwineError as e:
             results.append({"run": str(run), "error": str(e)})
     return results
 
 
+def estimate_path(path: str | Path, **options: Any) -> list[dict[str, Any]]:
+    """:func:`estimate_and_save` for a run directory, or for every run below a folder (a run
+    that cannot be estimated there, with no density, no test split or no checkpoint, is a
+    row of its own; see :func:`_each_run`)."""
+    check_precision(options.get("precision", DEFAULT_PRECISION))
+    return _each_run(path, lambda run: estimate_and_save(run, **options))
+
+
+def read_saved(run: str | Path) -> dict[str, Any]:
+    """The estimate saved in ``run``'s likelihood.json, as :func:`estimate` returned it (its
+    ``run`` the directory as given now); a one-line ConfigError where there is none."""
+    saved = runfolder.read_likelihood(run)
+    if "log_px" not in saved:
+        path = Path(run) / RESULT_FILE
+        raise ConfigError(f"{path}: no saved estimate (run 'untwine likelihood {run}')")
+    return {**saved, "run": str(run)}
+
+
 def saved_path(path: str | Path) -> list[dict[str, Any]]:
-    """The estimates saved in each run's likelihood.json below ``path`` (as
-    :func:`estimate_path` returns them, without estimating again); a run with none gives a
-    row ``{"run": ..., "error": ...}``, or raises when ``path`` is that one run."""
-    dirs = run_dirs(path)
-    results = []
-    for run in dirs:
-        saved = runfolder.read_likelihood(run)
-        if "log_px" not in saved:
-            error = f"{run / RESULT_FILE}: no saved estimate (run 'untwine likelihood {run}')"
-            if dirs == [Path(path)]:
-                raise ConfigError(error)
-            results.append({"run": str(run), "error": error})
-        else:
-            results.append({**saved, "run": str(run)})
-    return results
+    """:func:`read_saved` for a run directory, or for every run below a folder (one without
+    an estimate is a row of its own there): :func:`estimate_path`'s rows, estimating nothing."""
+    return _each_run(path, read_saved)
+
+
+def compare_to(results: list[dict[str, Any]], baseline: Mapping[str, Any]) -> None:
+    """Give every result without an error a ``vs_base``: its :func:`paired_difference` from
+    ``baseline``, or ``{"error": ...}`` saying why there is none."""
+    for r in results:
+        if "error" not in r:
+            try:
+                r["vs_base"] = paired_difference(r, baseline)
+            except ConfigError as e:
+                r["vs_base"] = {"error": str(e)}
 
 
 def paired_difference(result: Mapping[str, Any], baseline: Mapping[str, Any]) -> dict[str, Any]:
@@ -501,7 +517,8 @@ def paired_difference(result: Mapping[str, Any], baseline: Mapping[str, Any]) ->
 
 
 def format_table(results: list[dict[str, Any]], baseline: Mapping[str, Any] | None = None) -> str:
-    """One aligned text row per result: the run, log p(x) +- s.e., the bounds, diagnostics."""
+    """One aligned text row per result: the run, log p(x) +- s.e., the bounds, diagnostics;
+    with a ``baseline``, each row's :func:`paired_difference` from it (see :func:`compare_to`)."""
     failed = [r for r in results if "error" in r]
     results = [r for r in results if "error" not in r]
     ks = sorted({int(j) for r in results for j in r["bounds"]})
@@ -509,17 +526,18 @@ def format_table(results: list[dict[str, Any]], baseline: Mapping[str, Any] | No
     head += ["bits/dim", "active", "KL", "I(x;z)", "n"]
     if baseline is not None:
         head += ["vs base", "+-"]
+        compare_to(results, baseline)
     rows = [head]
     for r in results:
         bpd = "-" if r["bits_per_dim"] is None else f"{r['bits_per_dim']:.4f}"
         paired = []
         if baseline is not None:
-            try:
-                d = paired_difference(r, baseline)
-                paired = [f"{d['difference']:+.3f}", f"{d['stderr']:.3f}"]
-            except ConfigError as e:
+            d = r["vs_base"]
+            if "error" in d:
                 paired = ["-", "-"]
-                failed.append({"run": r["run"], "error": f"vs base: {e}"})
+                failed.append({"run": r["run"], "error": f"vs base: {d['error']}"})
+            else:
+                paired = [f"{d['difference']:+.3f}", f"{d['stderr']:.3f}"]
         rows.append(
             [
                 r["run"],
