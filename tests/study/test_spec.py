@@ -195,3 +195,13 @@ def test_the_example_studies_are_valid(name, cells_per_seed):
     methods = {c.method for c in cells}
     assert methods == {"betavae", "betatcvae"}
     assert len(cells) == len(spec.seeds) * cells_per_seed
+
+
+@pytest.mark.parametrize("path", sorted(STUDIES.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_study_validates_into_distinct_runs(path):
+    """A typo in a shipped spec would otherwise surface only when someone runs the study;
+    two cells with one id would silently share a run folder."""
+    cells = expand(load_spec(path), source=path.name)
+    assert cells
+    assert all(isinstance(c.config, TrainConfig) for c in cells)
+    assert len({c.id for c in cells}) == len(cells)
