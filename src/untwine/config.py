@@ -149,6 +149,48 @@ class MethodConfig(Strict):
     aggressive_check_every: int = Field(0, ge=0)
 
 
+def method_config(value: Any) -> MethodConfig:
+    """A method's settings from a name, a mapping with a ``name`` key, or a MethodConfig,
+    validated by that method's own :class:`MethodConfig` subclass."""
+    if isinstance(value, str):
+        value = {"name": value}
+    if isinstance(value, MethodConfig):
+        return value
+    if not isinstance(value, dict) or "name" not in value:
+        raise ValueError("method must be a mapping with a 'name' key")
+    params = METHODS.get(value["name"]).Params
+    return params.model_validate(value)
+
+
+class PretrainConfig(Strict):
+    """A first phase of a run under another method's objective: its first ``steps`` steps
+    optimise ``method`` (e.g. ``{method: betavae, beta: 50}``, which holds q(z|x) at the prior
+    and so trains the decoder alone); the run's own method then takes over, with the same
+    model, optimiser state, noise and batch order, and its step-based schedules (KL warm-up,
+    aggressive inference's checks) counted from that step. Both methods must train the same
+    model family. Written flat (``{method: betavae, beta: 50, steps: 3000}``) or with a
+    nested ``method`` mapping."""
+
+    steps: int = Field(ge=1)
+    method: SerializeAsAny[MethodConfig]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat(cls, value: Any) -> Any:
+        # {method: betavae, beta: 50, steps: 3000}: the method's settings beside its name
+        if isinstance(value, dict) and isinstance(value.get("method"), str):
+            rest = {k: v for k, v in value.items() if k not in ("steps", "method")}
+            value = {"steps": value.get("steps"), "method": {"name": value["method"], **rest}}
+            if value["steps"] is None:
+                del value["steps"]
+        return value
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _method(cls, value: Any) -> MethodConfig:
+        return method_config(value)
+
+
 class TrainConfig(Strict):
     dataset: DatasetConfig = Field(default_factory=DatasetConfig)
     method: SerializeAsAny[MethodConfig]
@@ -165,17 +207,25 @@ class TrainConfig(Strict):
     #: the device has bfloat16 units, else ``fp32``, and config.yaml records the resolved value
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
 
+    #: a first phase under another method (:class:`PretrainConfig`); None: none
+    pretrain: PretrainConfig | None = None
+
     @field_validator("method", mode="before")
     @classmethod
     def _method(cls, value: Any) -> MethodConfig:
-        if isinstance(value, str):
-            value = {"name": value}
-        if isinstance(value, MethodConfig):
-            return value
-        if not isinstance(value, dict) or "name" not in value:
-            raise ValueError("method must be a mapping with a 'name' key")
-        params = METHODS.get(value["name"]).Params
-        return params.model_validate(value)
+        return method_config(value)
+
+    @model_validator(mode="after")
+    def _same_family(self) -> TrainConfig:
+        if self.pretrain is not None:
+            first = METHODS.get(self.pretrain.method.name).family
+            then = METHODS.get(self.method.name).family
+            if first != then:
+                raise ValueError(
+                    f"pretrain.method {self.pretrain.method.name!r} trains a {first!r} model "
+                    f"but method {self.method.name!r} a {then!r} one; expected the same family"
+                )
+        return self
 
     # -- files -----------------------------------------------------------------------
     def to_yaml(self) -> str:

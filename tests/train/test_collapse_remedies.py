@@ -31,7 +31,7 @@ STEPS = 8
 def _train(out: Path, steps: int, resume: bool = False, **settings):
     return untwine.train(
         "test-squares", steps=steps, out=out, checkpoint_every=STEPS // 2, resume=resume,
-        **COMMON, **settings,
+        **{**COMMON, **settings},
     )  # fmt: skip
 
 
@@ -102,3 +102,79 @@ def test_aggressive_phase_ends_when_the_windowed_mi_stops_rising(monkeypatch):
     assert states == [True, True, True, True, True, False]
     x, terms = objective.train_encoder(model, torch.rand(8, 1, 8, 8), 6, None)
     assert len(x) == 4 and terms == {"aggressive": 0}
+
+
+# -- a pretraining phase under another method ----------------------------------------------
+COLLAPSE = dict(method="betavae", beta=50.0)
+PIXELCNN = CASES["pixelcnn"]
+
+
+def _tensors(run) -> dict[str, torch.Tensor]:
+    return load_file(str(checkpoint.latest(run.path) / checkpoint.TENSORS))
+
+
+def test_a_pretrained_run_is_the_pretraining_methods_run_until_the_switch(tmp_path):
+    """Until step ``pretrain.steps`` the run is the pretraining method's own run, bit for bit:
+    the same weights, optimiser state, noise and log."""
+    alone = _train(tmp_path / "alone", STEPS // 2, **{**PIXELCNN, **COLLAPSE})
+    pre = _train(
+        tmp_path / "pre", STEPS // 2, pretrain={**COLLAPSE, "steps": STEPS // 2}, **PIXELCNN
+    )
+    a, b = _tensors(alone), _tensors(pre)
+    assert a.keys() == b.keys()  # neither objective holds tensors here
+    different = [k for k in a if not torch.equal(a[k], b[k])]
+    assert not different, f"tensors differ at the switch: {different[:5]}"
+    assert _log(alone.path) == _log(pre.path)
+    assert pre.config.method.name == "vae" and pre.config.pretrain.method.beta == 50
+
+
+@pytest.mark.parametrize("switch", [STEPS // 4, 3 * STEPS // 4])  # resumed after / before it
+def test_resume_across_the_switch_is_bit_exact(tmp_path, switch):
+    settings = dict(
+        pretrain={**COLLAPSE, "steps": switch}, kl_warmup_steps=3, **CASES["aggressive"]
+    )
+    full = _train(tmp_path / "full", STEPS, **settings)
+    _train(tmp_path / "half", STEPS // 2, **settings)
+    resumed = _train(tmp_path / "half", STEPS, resume=True, **settings)
+    a, b = _tensors(full), _tensors(resumed)
+    assert a.keys() == b.keys()
+    different = [k for k in a if not torch.equal(a[k], b[k])]
+    assert not different, f"tensors differ after resume: {different[:5]}"
+    assert _log(full.path) == _log(resumed.path)
+    # aggressive inference starts with the run's own method: encoder-only updates only after
+    assert [r.get("aggressive") for r in full.log()] == [None] * (switch // 2) + [1.0] * (
+        (STEPS - switch) // 2
+    )
+
+
+def test_step_based_schedules_count_from_the_switch(tmp_path):
+    """KL warm-up starts at weight 0 when the run's method takes over, not at switch / warm-up."""
+    run = untwine.train(
+        "test-squares", steps=6, out=tmp_path / "w", checkpoint_every=6,
+        **{**COMMON, "log_every": 1}, pretrain={"method": "vae", "steps": 3}, kl_warmup_steps=4,
+    )  # fmt: skip
+    log = run.log()
+    assert all(r["loss"] > r["recon"] for r in log[:3])  # plain ELBO while pretraining
+    assert log[3]["loss"] == log[3]["recon"]  # weight 0 at the run's own step 0
+    assert log[4]["recon"] < log[4]["loss"] < log[4]["recon"] + log[4]["kl"]  # 1/4
+
+
+def test_pretrain_settings_are_checked_in_one_line():
+    from untwine.config import TrainConfig
+    from untwine.errors import ConfigError
+
+    base = dict(dataset="test-squares", method="vae", steps=10, out="x")
+    nested = TrainConfig.from_flat(
+        **base, pretrain={"steps": 3, "method": {"name": "betavae", "beta": 50}}
+    )
+    flat = TrainConfig.from_flat(**base, pretrain={"method": "betavae", "beta": 50, "steps": 3})
+    assert nested == flat and TrainConfig.from_flat(**base).pretrain is None
+    with pytest.raises(
+        ConfigError, match=r"pretrain\.method 'vqvae' trains a 'codebook'.*'gaussian'"
+    ) as e:
+        TrainConfig.from_flat(**base, pretrain={"method": "vqvae", "steps": 3})
+    assert "\n" not in str(e.value)
+    with pytest.raises(ConfigError, match=r"pretrain\.steps.*greater than or equal to 1"):
+        TrainConfig.from_flat(**base, pretrain={"method": "betavae", "steps": 0})
+    with pytest.raises(ConfigError, match=r"pretrain\.method.*unknown key 'bta'|bta"):
+        TrainConfig.from_flat(**base, pretrain={"method": "betavae", "bta": 50, "steps": 3})

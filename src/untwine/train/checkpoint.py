@@ -52,6 +52,7 @@ def gather(
     optimizer: torch.optim.Optimizer,
     noise: torch.Generator,
     data: GroundTruthData,
+    pretrain: torch.nn.Module | None = None,
 ) -> dict[str, Any]:
     """The training state to :func:`save`: everything a resumed run needs to continue bit for
     bit (the batch order is a function of the seed and step, so it needs nothing here), and
@@ -62,7 +63,7 @@ def gather(
         "max_value": data.max_value,
         "dataset_size": len(data),
     }
-    return {
+    state = {
         "model": model.state_dict(),
         "objective": objective.state_dict(),
         "optimizer": optimizer.state_dict(),
@@ -70,6 +71,12 @@ def gather(
         "rng": {"noise": noise.get_state()},
         "meta": meta,
     }
+    if pretrain is not None:  # a pretraining phase's objective (config ``pretrain``)
+        state["pretrain"] = {
+            "objective": pretrain.state_dict(),
+            "aux_optimizers": {k: o.state_dict() for k, o in pretrain.optimizers.items()},
+        }
+    return state
 
 
 def restore(
@@ -78,14 +85,19 @@ def restore(
     objective: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
     noise: torch.Generator,
+    pretrain: torch.nn.Module | None = None,
 ) -> None:
     """Put a state written by :func:`gather` back into freshly built training objects."""
     model.load_state_dict(state["model"])
-    objective.load_state_dict(state["objective"])
     optimizer.load_state_dict(state["optimizer"])
-    for name, opt in objective.optimizers.items():
-        opt.load_state_dict(state["aux_optimizers"][name])
     noise.set_state(state["rng"]["noise"])
+    phases = [(objective, state)]
+    if pretrain is not None:
+        phases.append((pretrain, state["pretrain"]))
+    for module, saved in phases:
+        module.load_state_dict(saved["objective"])
+        for name, opt in module.optimizers.items():
+            opt.load_state_dict(saved["aux_optimizers"][name])
 
 
 def model_weights(state: dict[str, Any]) -> dict[str, torch.Tensor]:

@@ -13,6 +13,7 @@ import contextlib
 import json
 import signal
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -85,11 +86,18 @@ def _train(
     torch.manual_seed(cfg.seed)  # network initialisation
     method = METHODS.get(cfg.method.name)
     model = models.build(method.family, data.observation_shape, cfg.model).to(device)
+    # a pretraining phase's objective is built first, as in a run of that method alone, so
+    # that the run is that run, bit for bit, until its own method takes over
+    pretrain = None
+    if cfg.pretrain is not None:
+        first = METHODS.get(cfg.pretrain.method.name)
+        pretrain = first(cfg.pretrain.method, model, len(data), cfg.optim).to(device)
     objective = method(cfg.method, model, len(data), cfg.optim).to(device)
-    for module in (model, objective):  # the networks in cfg.precision, the loss in float32
-        run_networks_in(
-            module, cfg.precision, device.type, channels_last=channels_last(cfg.precision)
-        )
+    for module in (model, objective, pretrain):  # the networks in cfg.precision, the loss in
+        if module is not None:  # float32
+            run_networks_in(
+                module, cfg.precision, device.type, channels_last=channels_last(cfg.precision)
+            )
     optimizer = torch.optim.Adam(
         model.parameters(),
         lr=cfg.optim.lr,
@@ -98,18 +106,25 @@ def _train(
     )
     noise = torch.Generator(device=device)
     noise.manual_seed(cfg.seed)
-    stream = BatchStream(data, cfg.optim.batch_size * objective.batches_per_step, cfg.seed, device)
+
+    def new_phase(first_step: int, loss: torch.nn.Module) -> Phase:
+        per_step = cfg.optim.batch_size * loss.batches_per_step
+        return Phase(first_step, loss, BatchStream(data, per_step, cfg.seed, device))
+
+    phases = [new_phase(0, objective)]
+    if pretrain is not None:
+        phases = [new_phase(0, pretrain), new_phase(cfg.pretrain.steps, objective)]
 
     start = 0
     if resume_from is not None:
         start, state = checkpoint.load(resume_from)
-        checkpoint.restore(state, model, objective, optimizer, noise)
+        checkpoint.restore(state, model, objective, optimizer, noise, pretrain)
         runfolder.truncate_log(out, start)
     if start >= cfg.steps:
         return Run(out)
 
     def save(step: int) -> None:
-        state = checkpoint.gather(model, objective, optimizer, noise, data)
+        state = checkpoint.gather(model, objective, optimizer, noise, data, pretrain)
         checkpoint.save(out, step, state, keep=cfg.keep_checkpoints)
 
     # -- the loop ----------------------------------------------------------------------
@@ -126,11 +141,13 @@ def _train(
     step = start
     try:
         for step in range(start, cfg.steps):
-            batch = stream.batch(step)
+            phase = next(p for p in reversed(phases) if step >= p.first_step)
+            loss, local = phase.objective, step - phase.first_step
+            batch = phase.stream.batch(step)
             # aggressive inference (He et al. 2019): encoder-only updates on the batch's other
             # parts first; x is the whole batch unless the method's encoder_steps > 1
-            x, encoder_terms = objective.train_encoder(model, batch, step, noise)
-            result = objective(model, x, step, noise)
+            x, encoder_terms = loss.train_encoder(model, batch, local, noise)
+            result = loss(model, x, local, noise)
             terms = {**result.terms, **encoder_terms}
             if not torch.isfinite(terms["loss"]):
                 raise TrainingError(_non_finite_message(step, terms, out))
@@ -138,7 +155,7 @@ def _train(
             terms["loss"].backward()
             optimizer.step()
             # auxiliary networks (FactorVAE's discriminator) learn from what forward handed off
-            terms.update(objective.update(step, result.handoff))
+            terms.update(loss.update(local, result.handoff))
             meter.add(terms)
             images_since += batch.shape[0]
             bar.update(1)
@@ -148,7 +165,7 @@ def _train(
                 now = time.perf_counter()
                 record = {
                     "step": done,
-                    "epoch": round(stream.epoch(done), 4),
+                    "epoch": round(phase.stream.epoch(done), 4),
                     "images_per_s": round(images_since / (now - t_last), 1),
                     **meter.means(),
                 }
@@ -188,6 +205,16 @@ def _train(
 
 
 # -- helpers ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Phase:
+    """A stretch of a run under one objective, from ``first_step`` on: the objective sees
+    steps counted from there; batches are indexed by the run's step (one order per run)."""
+
+    first_step: int
+    objective: torch.nn.Module
+    stream: BatchStream
+
+
 class Meter:
     """Running sums of loss terms between two log lines (tensors, so no sync per step); a
     term logged only on some steps (aggressive inference's) is averaged over those."""
