@@ -4,7 +4,9 @@
 writing into ``out``: ``config.yaml`` (the complete configuration), ``log.jsonl`` (loss terms
 every ``log_every`` steps), ``status.json`` and ``checkpoints/`` (every ``checkpoint_every``
 steps and at the end). ``resume=True`` continues from the newest checkpoint, and ends with
-the same weights, bit for bit, as an uninterrupted run.
+the same weights, bit for bit, as an uninterrupted run. A config's ``pretrain`` runs its first
+steps under another method's objective (:class:`untwine.config.PretrainConfig`): the loop
+goes through phases (:class:`Phase`), each an objective and its batch stream.
 """
 
 from __future__ import annotations
@@ -93,11 +95,11 @@ def _train(
         first = METHODS.get(cfg.pretrain.method.name)
         pretrain = first(cfg.pretrain.method, model, len(data), cfg.optim).to(device)
     objective = method(cfg.method, model, len(data), cfg.optim).to(device)
-    for module in (model, objective, pretrain):  # the networks in cfg.precision, the loss in
-        if module is not None:  # float32
-            run_networks_in(
-                module, cfg.precision, device.type, channels_last=channels_last(cfg.precision)
-            )
+    # the networks in cfg.precision, the loss in float32
+    for module in [m for m in (model, objective, pretrain) if m is not None]:
+        run_networks_in(
+            module, cfg.precision, device.type, channels_last=channels_last(cfg.precision)
+        )
     optimizer = torch.optim.Adam(
         model.parameters(),
         lr=cfg.optim.lr,
