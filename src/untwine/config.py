@@ -179,10 +179,10 @@ class PretrainConfig(Strict):
     def _flat(cls, value: Any) -> Any:
         # {method: betavae, beta: 50, steps: 3000}: the method's settings beside its name
         if isinstance(value, dict) and isinstance(value.get("method"), str):
-            rest = {k: v for k, v in value.items() if k not in ("steps", "method")}
-            value = {"steps": value.get("steps"), "method": {"name": value["method"], **rest}}
-            if value["steps"] is None:
-                del value["steps"]
+            rest = dict(value)
+            method = {"name": rest.pop("method")}
+            steps = {"steps": rest.pop("steps")} if "steps" in rest else {}
+            value = {**steps, "method": {**method, **rest}}
         return value
 
     @field_validator("method", mode="before")

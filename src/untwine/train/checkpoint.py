@@ -65,18 +65,23 @@ def gather(
     }
     state = {
         "model": model.state_dict(),
-        "objective": objective.state_dict(),
+        **_objective_state(objective),
         "optimizer": optimizer.state_dict(),
-        "aux_optimizers": {k: o.state_dict() for k, o in objective.optimizers.items()},
         "rng": {"noise": noise.get_state()},
         "meta": meta,
     }
     if pretrain is not None:  # a pretraining phase's objective (config ``pretrain``)
-        state["pretrain"] = {
-            "objective": pretrain.state_dict(),
-            "aux_optimizers": {k: o.state_dict() for k, o in pretrain.optimizers.items()},
-        }
+        state["pretrain"] = _objective_state(pretrain)
     return state
+
+
+def _objective_state(objective: torch.nn.Module) -> dict[str, Any]:
+    """An objective's own state and that of its auxiliary optimisers, as :func:`restore`
+    reads them back."""
+    return {
+        "objective": objective.state_dict(),
+        "aux_optimizers": {k: o.state_dict() for k, o in objective.optimizers.items()},
+    }
 
 
 def restore(
