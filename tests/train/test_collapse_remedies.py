@@ -178,3 +178,14 @@ def test_pretrain_settings_are_checked_in_one_line():
         TrainConfig.from_flat(**base, pretrain={"method": "betavae", "steps": 0})
     with pytest.raises(ConfigError, match=r"pretrain\.method.*unknown key 'bta'|bta"):
         TrainConfig.from_flat(**base, pretrain={"method": "betavae", "bta": 50, "steps": 3})
+
+
+def test_the_epoch_counts_the_images_drawn_across_the_switch(tmp_path):
+    """Aggressive inference draws encoder_steps batches a step; after a pretraining phase of
+    one batch a step, the logged epoch is the images drawn over the data, not step x 3."""
+    run = _train(tmp_path / "e", STEPS, pretrain={**COLLAPSE, "steps": 4}, **CASES["aggressive"])
+    n = len(untwine.data.load("test-squares"))
+    drawn = {4: 4 * 4, 8: 4 * 4 + 4 * 4 * 3}  # batch 4; 3 batches a step after the switch
+    assert {r["step"]: r["epoch"] for r in run.log() if r["step"] in drawn} == {
+        s: round(d / n, 4) for s, d in drawn.items()
+    }

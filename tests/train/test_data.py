@@ -41,3 +41,17 @@ def test_training_batches_are_the_datasets_images_converted_once():
     for step in (0, 4, 7):  # step 4 and 7 cross epoch boundaries
         expected = data.to_float(data.images(stream.indices(step)))
         assert np.array_equal(stream.batch(step).numpy(), expected)
+
+
+def test_a_later_phase_carries_the_order_on_where_the_earlier_one_stopped():
+    """A phase that draws twice the images a step, switched to at step 5, continues the run's
+    one sequence of shuffled epochs: its first batch is the next two of the earlier phase's,
+    and its epochs count the images drawn, not the step times its own batch."""
+    data = ArrayData("grey", ("a",), (40,), (1, 4, 4), grey_levels(40))
+    cpu = torch.device("cpu")
+    first = BatchStream(data, per_step=8, seed=3, device=cpu)
+    later = BatchStream(data, 16, seed=3, device=cpu, first_step=5, start=first.position(5))
+    for step in (5, 6, 7):  # step 7 crosses an epoch boundary of the later stream
+        expected = np.concatenate([first.indices(2 * step - 5), first.indices(2 * step - 4)])
+        assert np.array_equal(later.indices(step), expected)
+    assert later.epoch(5) == first.epoch(5) == 1.0 and later.epoch(7) == (40 + 2 * 16) / 40

@@ -16,10 +16,24 @@ from untwine.data.base import to_float
 
 
 class BatchStream:
-    def __init__(self, data: GroundTruthData, per_step: int, seed: int, device: torch.device):
+    def __init__(
+        self,
+        data: GroundTruthData,
+        per_step: int,
+        seed: int,
+        device: torch.device,
+        *,
+        first_step: int = 0,
+        start: int = 0,
+    ):
+        """``per_step`` images a step from the run's ``first_step`` on, taken from position
+        ``start`` of the run's one sequence of shuffled epochs (the images an earlier phase
+        drew come before it), so that a phase that draws more a step carries the order on."""
         self.data = data
         self.n = len(data)
         self.per_step = per_step
+        self.first_step = first_step
+        self.start = start
         self.seed = seed
         self.device = device
         self._epoch = -1
@@ -31,9 +45,13 @@ class BatchStream:
             self._epoch = epoch
         return self._order
 
+    def position(self, step: int) -> int:
+        """How many images the run has drawn before ``step`` (0-based)."""
+        return self.start + (step - self.first_step) * self.per_step
+
     def indices(self, step: int) -> np.ndarray:
         """Dataset indices for ``step`` (0-based), ``per_step`` of them."""
-        start = step * self.per_step
+        start = self.position(step)
         parts, remaining = [], self.per_step
         while remaining:
             epoch, offset = divmod(start, self.n)
@@ -44,7 +62,8 @@ class BatchStream:
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def epoch(self, step: int) -> float:
-        return step * self.per_step / self.n
+        """Passes over the data drawn before ``step``."""
+        return self.position(step) / self.n
 
     def batch(self, step: int) -> torch.Tensor:
         """float32 (per_step, C, H, W) in [0, 1] on the training device."""

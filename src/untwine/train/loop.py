@@ -109,13 +109,16 @@ def _train(
     noise = torch.Generator(device=device)
     noise.manual_seed(cfg.seed)
 
-    def new_phase(first_step: int, loss: torch.nn.Module) -> Phase:
+    def new_phase(first_step: int, loss: torch.nn.Module, after: Phase | None = None) -> Phase:
         per_step = cfg.optim.batch_size * loss.batches_per_step
-        return Phase(first_step, loss, BatchStream(data, per_step, cfg.seed, device))
+        start = 0 if after is None else after.stream.position(first_step)
+        stream = BatchStream(data, per_step, cfg.seed, device, first_step=first_step, start=start)
+        return Phase(first_step, loss, stream)
 
     phases = [new_phase(0, objective)]
     if pretrain is not None:
-        phases = [new_phase(0, pretrain), new_phase(cfg.pretrain.steps, objective)]
+        first = new_phase(0, pretrain)
+        phases = [first, new_phase(cfg.pretrain.steps, objective, after=first)]
 
     start = 0
     if resume_from is not None:
@@ -210,7 +213,8 @@ def _train(
 @dataclass(frozen=True)
 class Phase:
     """A stretch of a run under one objective, from ``first_step`` on: the objective sees
-    steps counted from there; batches are indexed by the run's step (one order per run)."""
+    steps counted from there; its batches carry on the run's one order of images from where
+    the phase before it stopped (augmentation noise is keyed by the run's step)."""
 
     first_step: int
     objective: torch.nn.Module
