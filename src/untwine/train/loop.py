@@ -115,8 +115,9 @@ def _train(
         stream = BatchStream(data, per_step, cfg.seed, device, first_step=first_step, start=start)
         return Phase(first_step, loss, stream)
 
-    phases = [new_phase(0, objective)]
-    if pretrain is not None:
+    if pretrain is None:
+        phases = [new_phase(0, objective)]
+    else:
         first = new_phase(0, pretrain)
         phases = [first, new_phase(cfg.pretrain.steps, objective, after=first)]
 
