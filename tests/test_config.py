@@ -45,7 +45,7 @@ def test_defaults_follow_locatello_et_al():
         (dict(method="nope"), r"unknown method 'nope'; expected one of: .*betavae"),
         (dict(bta=2), r"unknown setting\(s\) 'bta' for method 'betavae'; allowed: .*beta"),
         (dict(likelihood="poisson"), r"unknown likelihood 'poisson'; expected one of: bernoulli, "),
-        (dict(network="resnet"), r"unknown network 'resnet'; expected one of: conv64"),
+        (dict(network="resnet"), r"unknown network 'resnet'; expected one of: auto, conv64"),
         (dict(steps=0), r"steps: Input should be greater than or equal to 1"),
     ],
 )

@@ -48,7 +48,10 @@ class ModelConfig(Strict):
     from ``codebook_size`` to ``res_blocks`` (:mod:`untwine.models.codebook`); a PixelCNN
     prior over its codes, ``codebook_size`` and the ``prior_*`` settings."""
 
-    network: str = "conv64"
+    #: the Gaussian and IBP families' encoder/decoder pair; ``auto``: the method's papers'
+    #: network for the dataset's image size (``Objective.networks``), resolved when a run
+    #: starts and recorded in config.yaml. The codebook family builds its own networks.
+    network: str = "auto"
     z_dim: int = Field(10, ge=1)
     likelihood: str = "bernoulli"
     gaussian_scale: float = Field(1.0, gt=0)
@@ -105,8 +108,9 @@ class ModelConfig(Strict):
     @field_validator("network")
     @classmethod
     def _known(cls, name: str) -> str:
-        if name not in NETWORKS:
-            raise ValueError(f"unknown network {name!r}; expected one of: {', '.join(NETWORKS)}")
+        if name != "auto" and name not in NETWORKS:
+            known = ", ".join(["auto", *NETWORKS])
+            raise ValueError(f"unknown network {name!r}; expected one of: {known}")
         return name
 
     @field_validator("likelihood")

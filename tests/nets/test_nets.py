@@ -51,3 +51,13 @@ def test_mlp_follows_chen_et_al():
 def test_conv64_rejects_other_image_sizes():
     with pytest.raises(ConfigError, match="64x64"):
         nets.build("conv64", (1, 32, 32), 10, 1)
+
+
+def test_auto_takes_the_first_network_that_fits_the_images():
+    assert nets.choose(nets.DEFAULT, (3, 64, 64)) == "conv64"
+    assert nets.choose(nets.DEFAULT, (1, 28, 28)) == "mlp200"
+    assert nets.fits("conv64-dlib", (1, 64, 64)) and not nets.fits("conv64-dlib", (1, 28, 28))
+    with pytest.raises(ConfigError, match=r"none of the networks conv64 takes images of shape"):
+        nets.choose(("conv64",), (1, 28, 28))
+    enc, _ = nets.build(nets.AUTO, (1, 28, 28), 4, 1)
+    assert enc[1].in_features == 784 and enc[1].out_features == 200

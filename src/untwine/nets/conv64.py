@@ -10,16 +10,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from untwine.errors import ConfigError
 from untwine.registry import register_network
-
-
-def _check_shape(observation_shape: tuple[int, int, int], name: str) -> None:
-    if tuple(observation_shape[1:]) != (64, 64):
-        raise ConfigError(
-            f"network {name!r} needs 64x64 images, the dataset has {tuple(observation_shape)}"
-        )
-
 
 # The ReLUs work in place: each follows a layer whose backward needs only that layer's input,
 # and sparing the activation's copy made the bf16 decoder ~5 % faster per call (300 rows).
@@ -62,12 +53,14 @@ def _decoder(z_dim: int, out_channels: int) -> nn.Sequential:
 @register_network("conv64")
 def conv64(observation_shape, z_dim: int, out_channels: int):
     """Paper version: 4x4 kernels in all four encoder convolutions."""
-    _check_shape(observation_shape, "conv64")
     return _encoder(observation_shape[0], z_dim, (4, 4, 4, 4)), _decoder(z_dim, out_channels)
 
 
 @register_network("conv64-dlib")
 def conv64_dlib(observation_shape, z_dim: int, out_channels: int):
     """disentanglement_lib's released variant: 2x2 kernels in encoder layers 3 and 4."""
-    _check_shape(observation_shape, "conv64-dlib")
     return _encoder(observation_shape[0], z_dim, (4, 4, 2, 2)), _decoder(z_dim, out_channels)
+
+
+# the size checked by untwine.nets.build before a factory is called
+conv64.image_size = conv64_dlib.image_size = (64, 64)

@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from untwine import nets
 from untwine.config import MethodConfig, OptimConfig
 from untwine.errors import ConfigError
 from untwine.models import DiagonalGaussian, GaussianVAE, LatentModel
@@ -73,6 +74,12 @@ class Objective(nn.Module):
     Params: ClassVar[type[MethodConfig]]
     #: the latent family of the model this objective trains (a key of ``untwine.models.MODELS``)
     family: ClassVar[str]
+    #: the networks of the method's papers, in order of preference: ``network: auto`` trains
+    #: the first that takes the dataset's images (:func:`untwine.nets.choose`)
+    networks: ClassVar[tuple[str, ...]] = nets.DEFAULT
+    #: what the method trains on: a dataset whose ``holds`` is this (images; the code maps of
+    #: a VQ run for its prior)
+    reads: ClassVar[str] = "images"
     #: how many independent batches of ``batch_size`` one step consumes (FactorVAE: 2).
     batches_per_step: ClassVar[int] = 1
 

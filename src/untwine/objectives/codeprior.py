@@ -27,6 +27,8 @@ class CodePriorParams(MethodConfig):
 class CodePriorObjective(Objective):
     Params = CodePriorParams
     family = "codeprior"
+    networks = ()  # the family builds its own networks; ``network`` is not read
+    reads = "codes"
 
     def forward(self, model: CodeMapPrior, x, step, generator=None) -> Output:
         nll = model.nll(model.split(x)).mean()

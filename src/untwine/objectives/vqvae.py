@@ -49,6 +49,7 @@ class CodebookHandoff:
 class VQVAE(Objective):
     Params = VQVAEParams
     family = "codebook"
+    networks = ()  # the family builds its own networks; ``network`` is not read
 
     def forward(self, model: CodebookModel, x, step, generator=None) -> Output:
         post = model.encode(x, generator)

@@ -23,7 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from untwine import data as datasets
-from untwine import models
+from untwine import models, nets
 from untwine.config import TrainConfig, nest, validate
 from untwine.data import GroundTruthData
 from untwine.errors import CheckpointError, ConfigError, TrainingError
@@ -66,6 +66,7 @@ def train(
     # Everything that can fail on bad input happens before the run directory is touched.
     if not isinstance(data, GroundTruthData):
         data = datasets.load(cfg.dataset.name, **cfg.dataset.options)
+    cfg = _fit_to_data(cfg, data)
     device = select_device(cfg.device)
     with runfolder.owned(out):  # one training process per run folder, for its whole life
         cfg, resume_from = _prepare_run_dir(cfg, out, resume, device)
@@ -284,6 +285,32 @@ def _resolve_config(data, config, settings, preset=None) -> TrainConfig:
             raise ConfigError(f"preset {preset!r} is for method {below['method']!r}")
         settings = {**below, **{k: v for k, v in settings.items() if v is not None}}
     return validate(nest(settings, base), source=str(config) if config else "settings")
+
+
+def _fit_to_data(cfg: TrainConfig, data: GroundTruthData) -> TrainConfig:
+    """``cfg`` with ``network: auto`` resolved to the method's papers' network for the
+    dataset's images (so config.yaml names it); a named network is checked to fit them, and
+    the method to read what the dataset holds."""
+    method = METHODS.get(cfg.method.name)
+    if method.reads != data.holds:
+        raise ConfigError(
+            f"method {cfg.method.name!r} trains on {method.reads}, dataset "
+            f"{cfg.dataset.name!r} holds {data.holds}"
+        )
+    shape, preferred = data.observation_shape, method.networks
+    if not preferred:  # a family that builds its own networks
+        return cfg
+    if cfg.model.network == nets.AUTO:
+        chosen = nets.choose(preferred, shape)
+        return cfg.model_copy(update={"model": cfg.model.model_copy(update={"network": chosen})})
+    if not nets.fits(cfg.model.network, shape):
+        size = "x".join(map(str, nets.NETWORKS.get(cfg.model.network).image_size))
+        raise ConfigError(
+            f"network {cfg.model.network!r} needs {size} images, dataset "
+            f"{cfg.dataset.name!r} has {tuple(shape)}; leave network out (auto) to train "
+            f"{nets.choose(preferred, shape)!r}"
+        )
+    return cfg
 
 
 def _prepare_run_dir(

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from untwine.data import ArrayData, register_dataset
+from untwine.data.base import about
 from untwine.errors import CheckpointError, ConfigError
 from untwine.files import atomic_write_bytes
 from untwine.models import MODELS
@@ -76,6 +77,7 @@ def encode_codes(run: Run, images: int | None = None, seed: int = 0) -> np.ndarr
 
 
 @register_dataset("codes")
+@about((), (), "code maps of VQ run run= at step=, for its prior (untwine train-prior)")
 def load_codes(run: str, step: int, images: int | None = None, seed: int = 0) -> ArrayData:
     """The code maps of VQ run ``run`` at checkpoint ``step`` (cached after the first call)."""
     subset = "" if images is None else f"-{images}-{seed}"
@@ -93,7 +95,9 @@ def load_codes(run: str, step: int, images: int | None = None, seed: int = 0) ->
         buf = io.BytesIO()
         np.save(buf, canvas, allow_pickle=False)
         atomic_write_bytes(cache, buf.getvalue())
-    return ArrayData("codes", ("example",), (len(canvas),), canvas.shape[1:], canvas, max_value=1)
+    codes = ArrayData("codes", ("example",), (len(canvas),), canvas.shape[1:], canvas, max_value=1)
+    codes.holds = "codes"
+    return codes
 
 
 # -- training, sampling, bound ---------------------------------------------------------------
