@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import squares_plugin
 
+import untwine.data
+
 TESTS = Path(__file__).parent
 
 
@@ -24,3 +26,18 @@ def plugin_env() -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS), env.get("PYTHONPATH")]))
     env["UNTWINE_PLUGINS"] = "squares_plugin"
     return env
+
+
+@pytest.fixture(scope="session")
+def dsprites_home(tmp_path_factory: pytest.TempPathFactory):
+    """A private UNTWINE_HOME for this session, so that tests never touch the user's cache."""
+    home = tmp_path_factory.mktemp("untwine-home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("UNTWINE_HOME", str(home))
+        yield home
+
+
+@pytest.fixture(scope="session")
+def data(dsprites_home: Path) -> untwine.data.ArrayData:
+    """The full rendered set, rendered once per session (and cached in ``dsprites_home``)."""
+    return untwine.data.load("dsprites")

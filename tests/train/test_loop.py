@@ -95,7 +95,9 @@ def _log_without_timing(run_dir: Path) -> list[dict]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+# one precision: killing a process is the same in either, and the bf16 resume is held bit for
+# bit by tests/train/test_methods.py (every method, resumed in bf16)
+@pytest.mark.parametrize("precision", ["fp32"])
 def test_sigkilled_runs_resume_to_bit_identical_weights(tmp_path, plugin_env, precision):
     script = tmp_path / "worker.py"
     script.write_text(WORKER)

@@ -23,7 +23,6 @@ from untwine.study.driver import driver_running
 from untwine.study.index import StudyIndex, read_study_file
 from untwine.train import runfolder
 from untwine.train.runfolder import NOT_HYPERPARAMETERS, NOT_SCORES, STATES, RunRecord
-from untwine.viz.runs import read_runs
 
 Row = dict[str, Any]
 
@@ -226,7 +225,7 @@ def report_records(folder: str | Path) -> list[RunRecord]:
     yet (``pending``); runs of cells no longer in the spec are left out. Where the index
     cannot be read, the run folders alone are shown."""
     folder = Path(folder)
-    records = read_runs(folder)
+    records = runfolder.read_records(folder)
 
     try:
         states = {run["id"]: run for run in status(folder)["runs"]}

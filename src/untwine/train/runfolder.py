@@ -426,6 +426,13 @@ def read_record(
     )
 
 
+def read_records(folder: str | Path) -> list[RunRecord]:
+    """A :class:`RunRecord` for every run folder at or below ``folder``, named relative to it
+    (a study reads its cells through its index instead: :func:`untwine.study.report_records`)."""
+    folder = Path(folder)
+    return [read_record(p, root=folder) for p in find_run_dirs(folder)]
+
+
 def _read_config(path: Path) -> tuple[dict[str, Any], str, list[str]]:
     """config.yaml as a raw mapping (a run of a plugin method not loaded here still reads),
     its text, and a mark if it is missing or unreadable."""

@@ -18,6 +18,7 @@ from untwine.train.runfolder import (
     headline_scores,
 )
 from untwine.train.runfolder import read_record as _read_record
+from untwine.train.runfolder import read_records as read_runs
 
 __all__ = [
     "RunRecord",
@@ -32,13 +33,6 @@ __all__ = [
 def read_run(path: str | Path, root: str | Path | None = None) -> RunRecord:
     """Read a run directory into a :class:`RunRecord` without loading the model."""
     return _read_record(path, root=root)
-
-
-def read_runs(folder: str | Path) -> list[RunRecord]:
-    """A :class:`RunRecord` for every run directory below ``folder``. (A study's report reads
-    its cells through the study's index instead: :func:`untwine.study.report_records`.)"""
-    folder = Path(folder)
-    return [read_run(p, folder) for p in find_run_dirs(folder)]
 
 
 def varying_params(records: list[RunRecord]) -> list[str]:
