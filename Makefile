@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.untwine-installed
 TESTS  := $(VENV)/.untwine-test-installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test docs lint bench clean
 
 # torch is installed first and pinned exactly: with no torch present, a looser requirement
 # pulls the CUDA wheels (gigabytes); 2.13.0 is the CPU build this machine provides.
@@ -29,6 +29,10 @@ test: $(TESTS)
 	$(BIN)/lint-imports --no-logo
 	$(BIN)/python -m pytest -q
 
+# the site in site/, warnings as errors (mkdocs.yml: strict); `make test` builds it too
+docs: $(TESTS)
+	$(BIN)/mkdocs build --quiet --strict
+
 lint: $(TESTS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -37,4 +41,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/train_throughput.py
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist site src/*.egg-info .pytest_cache .ruff_cache

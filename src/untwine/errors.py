@@ -1,4 +1,4 @@
-"""The one exception family untwine raises for bad input (see DESIGN.md, Errors)."""
+"""The one exception family untwine raises for bad input (docs/design.md, "Conventions")."""
 
 
 class UntwineError(Exception):

@@ -1,6 +1,7 @@
 """Input checks shared by the metrics: one clear error that names the offending argument.
 
-Metrics validate at their public boundary (DESIGN.md, Errors) and trust their inputs inside.
+Metrics validate at their public boundary (docs/design.md, "Conventions") and trust their
+inputs inside.
 """
 
 from __future__ import annotations
