@@ -127,6 +127,7 @@ METRICS: Registry[Callable] = Registry(
         "untwine.metrics.beta_vae",
         "untwine.metrics.mig_full",
         "untwine.metrics.elbo",
+        "untwine.metrics.unsupervised",
     ),
 )
 NETWORKS: Registry[Callable] = Registry(

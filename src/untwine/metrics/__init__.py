@@ -25,6 +25,7 @@ registered name           function                               paper
 ``beta_vae_score``        :func:`beta_vae_score`                 Higgins et al. 2017
 ``mig_full``              :func:`mig_full`                       Chen et al. 2018 (full data)
 ``elbo``                  :func:`elbo_decomposition`             Chen et al. 2018
+``unsupervised``          :func:`unsupervised_scores`            Locatello et al. 2019
 ========================  =====================================  ===========================
 
 :func:`evaluate` runs any of them by name on a dataset and records the settings, seed and
@@ -56,6 +57,7 @@ from untwine.metrics.mig import mig
 from untwine.metrics.mig_full import mig_full, mig_full_from_posteriors
 from untwine.metrics.modularity import modularity_explicitness
 from untwine.metrics.sap import sap
+from untwine.metrics.unsupervised import unsupervised_scores
 
 __all__ = [
     "BUILTIN_METRICS",
@@ -76,4 +78,5 @@ __all__ = [
     "modularity_explicitness",
     "resolve_settings",
     "sap",
+    "unsupervised_scores",
 ]
