@@ -128,6 +128,7 @@ METRICS: Registry[Callable] = Registry(
         "untwine.metrics.mig_full",
         "untwine.metrics.elbo",
         "untwine.metrics.unsupervised",
+        "untwine.metrics.irs",
     ),
 )
 NETWORKS: Registry[Callable] = Registry(

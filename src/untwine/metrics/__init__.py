@@ -26,6 +26,7 @@ registered name           function                               paper
 ``mig_full``              :func:`mig_full`                       Chen et al. 2018 (full data)
 ``elbo``                  :func:`elbo_decomposition`             Chen et al. 2018
 ``unsupervised``          :func:`unsupervised_scores`            Locatello et al. 2019
+``irs``                   :func:`irs`                            Suter et al. 2019
 ========================  =====================================  ===========================
 
 :func:`evaluate` runs any of them by name on a dataset and records the settings, seed and
@@ -53,6 +54,7 @@ from untwine.metrics.evaluate import (
     resolve_settings,
 )
 from untwine.metrics.factor_vae import factor_vae_score
+from untwine.metrics.irs import irs
 from untwine.metrics.mig import mig
 from untwine.metrics.mig_full import mig_full, mig_full_from_posteriors
 from untwine.metrics.modularity import modularity_explicitness
@@ -71,6 +73,7 @@ __all__ = [
     "evaluate_folder",
     "evaluate_run",
     "factor_vae_score",
+    "irs",
     "metric_settings",
     "mig",
     "mig_full",
