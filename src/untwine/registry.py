@@ -129,6 +129,7 @@ METRICS: Registry[Callable] = Registry(
         "untwine.metrics.elbo",
         "untwine.metrics.unsupervised",
         "untwine.metrics.irs",
+        "untwine.metrics.downstream",
     ),
 )
 NETWORKS: Registry[Callable] = Registry(

@@ -27,6 +27,7 @@ registered name           function                               paper
 ``elbo``                  :func:`elbo_decomposition`             Chen et al. 2018
 ``unsupervised``          :func:`unsupervised_scores`            Locatello et al. 2019
 ``irs``                   :func:`irs`                            Suter et al. 2019
+``downstream``            :func:`downstream_task`                Locatello et al. 2019
 ========================  =====================================  ===========================
 
 :func:`evaluate` runs any of them by name on a dataset and records the settings, seed and
@@ -44,6 +45,7 @@ from untwine.metrics._validate import MetricInputError
 from untwine.metrics.beta_vae import beta_vae_score
 from untwine.metrics.context import EvalContext
 from untwine.metrics.dci import dci, dci_from_importance
+from untwine.metrics.downstream import downstream_task
 from untwine.metrics.elbo import elbo_decomposition
 from untwine.metrics.evaluate import (
     BUILTIN_METRICS,
@@ -68,6 +70,7 @@ __all__ = [
     "beta_vae_score",
     "dci",
     "dci_from_importance",
+    "downstream_task",
     "elbo_decomposition",
     "evaluate",
     "evaluate_folder",
