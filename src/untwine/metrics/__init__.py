@@ -28,6 +28,7 @@ registered name           function                               paper
 ``unsupervised``          :func:`unsupervised_scores`            Locatello et al. 2019
 ``irs``                   :func:`irs`                            Suter et al. 2019
 ``downstream``            :func:`downstream_task`                Locatello et al. 2019
+(not registered)          :func:`udr`, :func:`udr_of_runs`       Duan et al. 2020
 ========================  =====================================  ===========================
 
 :func:`evaluate` runs any of them by name on a dataset and records the settings, seed and
@@ -61,6 +62,7 @@ from untwine.metrics.mig import mig
 from untwine.metrics.mig_full import mig_full, mig_full_from_posteriors
 from untwine.metrics.modularity import modularity_explicitness
 from untwine.metrics.sap import sap
+from untwine.metrics.udr import udr, udr_of_runs
 from untwine.metrics.unsupervised import unsupervised_scores
 
 __all__ = [
@@ -84,5 +86,7 @@ __all__ = [
     "modularity_explicitness",
     "resolve_settings",
     "sap",
+    "udr",
+    "udr_of_runs",
     "unsupervised_scores",
 ]
