@@ -8,9 +8,11 @@ estimators, an encoder function (images -> ``(mu, logvar)``).
 
 Return convention: every metric returns a ``dict[str, float | list]`` that ``json.dumps``
 accepts. The headline number is a float under the metric's own name (``"mig"``, ``"sap"``,
-``"modularity"``, ``"factor_vae_score"``, ``"beta_vae_score"``, ``"mig_full"``); DCI and the
-ELBO decomposition have several headline numbers (``disentanglement`` / ``completeness`` /
-``informativeness_*``; ``index_code_mi`` / ``total_correlation`` / ``dimwise_kl`` / ``kl``).
+``"modularity"``, ``"factor_vae_score"``, ``"beta_vae_score"``, ``"mig_full"``, ``"irs"``); DCI,
+the ELBO decomposition, the unsupervised scores and the downstream task have several headline
+numbers (``disentanglement`` / ``completeness`` / ``informativeness_*``; ``index_code_mi`` /
+``total_correlation`` / ``dimwise_kl`` / ``kl``; ``gaussian_total_correlation`` ...;
+``logistic_sample_efficiency`` ...).
 Other entries are diagnostics (per-factor scores, MI and importance matrices as nested lists
 indexed [code][factor]). Information is in nats; scores are dimensionless.
 
@@ -30,6 +32,13 @@ registered name           function                               paper
 ``downstream``            :func:`downstream_task`                Locatello et al. 2019
 (not registered)          :func:`udr`, :func:`udr_of_runs`       Duan et al. 2020
 ========================  =====================================  ===========================
+
+``unsupervised`` needs no factor labels (Gaussian total and Wasserstein correlation, mean
+mutual information between codes). ``downstream`` reports test accuracies per classifier and
+training size and each classifier's sample efficiency. ``unsupervised``, ``irs`` and
+``downstream`` are not in :data:`BUILTIN_METRICS`: ask for them by name. UDR scores several
+runs of one setting against each other, so it is no per-run metric: :func:`udr` takes their
+codes, :func:`udr_of_runs` their folders.
 
 :func:`evaluate` runs any of them by name on a dataset and records the settings, seed and
 untwine version; :func:`evaluate_run` does so for a trained run and writes ``metrics.json``.
