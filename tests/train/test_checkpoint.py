@@ -8,7 +8,7 @@ import untwine
 from untwine.errors import CheckpointError
 from untwine.train import checkpoint
 
-SMALL = dict(method="factorvae", batch_size=8, seed=0, progress=False, threads=1, network="mlp")
+SMALL = dict(method="factorvae", batch_size=8, seed=0, progress=False, threads=1, network="mlp200")
 
 
 def test_meta_reads_without_tensors_and_matches_the_full_state(tmp_path, squares):

@@ -17,7 +17,7 @@ from untwine.objectives.vae import VAEObjective, VAEParams
 from untwine.train import checkpoint
 
 COMMON = dict(
-    method="vae", network="mlp", z_dim=3, batch_size=4, seed=0, lr=1e-3, log_every=2,
+    method="vae", network="mlp200", z_dim=3, batch_size=4, seed=0, lr=1e-3, log_every=2,
     progress=False, threads=1,
 )  # fmt: skip
 CASES = {
@@ -61,7 +61,7 @@ def test_resume_is_bit_exact(tmp_path, case):
 
 def _objective(**params):
     torch.manual_seed(0)
-    cfg = ModelConfig(network="mlp", z_dim=2)
+    cfg = ModelConfig(network="mlp200", z_dim=2)
     model = models.build("gaussian", (1, 8, 8), cfg)
     objective = VAEObjective(VAEParams(**params), model, 100, OptimConfig(lr=1e-2))
     return model, objective

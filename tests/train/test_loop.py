@@ -277,7 +277,7 @@ class WideBetaVAE(BetaVAE):
 
 
 def test_the_loop_and_run_build_the_family_the_objective_names(tmp_path, squares):
-    settings = {**SMALL, "method": "test-wide", "z_dim": 3, "network": "mlp"}
+    settings = {**SMALL, "method": "test-wide", "z_dim": 3, "network": "mlp200"}
     run = untwine.train(squares, steps=2, out=tmp_path / "r", **settings)
     again = untwine.load_run(tmp_path / "r")
     assert type(again.model) is WideGaussian
