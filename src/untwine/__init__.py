@@ -1,12 +1,11 @@
 """untwine: learn and measure disentangled representations with VAEs."""
 
-__version__ = "0.1.0"
+import importlib
 
-import importlib  # noqa: E402
-
-from untwine import data  # noqa: E402
-from untwine.errors import UntwineError  # noqa: E402
-from untwine.train import Run, load_run, train  # noqa: E402
+from untwine import data
+from untwine.errors import UntwineError
+from untwine.train import Run, load_run, train
+from untwine.version import __version__
 
 #: subpackages reachable as attributes after ``import untwine`` (``untwine.metrics``), imported
 #: on first use so that the command line starts without them

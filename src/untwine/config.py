@@ -43,7 +43,8 @@ class DatasetConfig(Strict):
 class ModelConfig(Strict):
     """The model's settings. ``network`` is the Gaussian family's encoder/decoder pair;
     ``decoder: pixelcnn`` puts a gated PixelCNN over the image on top of that decoder, which
-    then gives its conditioning map (the ``decoder_*`` settings, :mod:`untwine.models.gaussian`);
+    then gives its conditioning map (the ``decoder_*`` settings,
+    :mod:`untwine.models.pixelcnn_vae`);
     the codebook family (VQ-VAE) reads ``z_dim`` as the dimension of each code and the settings
     from ``codebook_size`` to ``res_blocks`` (:mod:`untwine.models.codebook`); a PixelCNN
     prior over its codes, ``codebook_size`` and the ``prior_*`` settings."""

@@ -109,6 +109,7 @@ MODELS: Registry[type] = Registry(
     "model",
     builtin=(
         "untwine.models.gaussian",
+        "untwine.models.pixelcnn_vae",
         "untwine.models.codebook",
         "untwine.models.code_prior",
         "untwine.models.ibp",

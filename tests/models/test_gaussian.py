@@ -8,8 +8,8 @@ import torch
 from untwine.config import ModelConfig
 from untwine.errors import ConfigError
 from untwine.models import MODELS, DiagonalGaussian, GaussianVAE, LatentModel, build
-from untwine.models.gaussian import log_normal
 from untwine.models.likelihoods import Bernoulli, Gaussian
+from untwine.models.normal import log_normal
 
 SHAPE = (1, 64, 64)
 

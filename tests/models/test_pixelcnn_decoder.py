@@ -11,7 +11,8 @@ import torch.nn.functional as F
 from untwine import models
 from untwine.config import ModelConfig, TrainConfig
 from untwine.errors import ConfigError
-from untwine.models.gaussian import PixelCNNGaussianVAE, index_code_mi
+from untwine.models.normal import index_code_mi
+from untwine.models.pixelcnn_vae import PixelCNNGaussianVAE
 from untwine.nets.pixelcnn import GatedPixelCNN, layer_reaches
 
 

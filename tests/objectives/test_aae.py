@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 from untwine.config import OptimConfig
 from untwine.errors import ConfigError
-from untwine.models.gaussian import DiagonalGaussian
+from untwine.models.normal import DiagonalGaussian
 from untwine.objectives import METHODS
 
 

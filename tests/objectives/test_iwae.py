@@ -9,7 +9,7 @@ from untwine.config import ModelConfig, OptimConfig, TrainConfig
 from untwine.errors import ConfigError
 from untwine.likelihood.exact import LinearGaussianVAE
 from untwine.models import build
-from untwine.models.gaussian import log_normal, log_standard_normal
+from untwine.models.normal import log_normal, log_standard_normal
 from untwine.objectives import METHODS
 
 

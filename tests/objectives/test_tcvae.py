@@ -22,7 +22,7 @@ from untwine.config import ModelConfig, OptimConfig, TrainConfig
 from untwine.errors import ConfigError
 from untwine.metrics.elbo import elbo_decomposition
 from untwine.models import build
-from untwine.models.gaussian import log_normal
+from untwine.models.normal import log_normal
 from untwine.objectives import METHODS
 from untwine.objectives.tcvae import decompose_kl, log_importance_weights
 

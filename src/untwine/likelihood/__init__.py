@@ -48,7 +48,7 @@ from untwine.likelihood.importance import (
     log_weights,
 )
 from untwine.models import density as _model
-from untwine.models.gaussian import index_code_mi
+from untwine.models.normal import index_code_mi
 from untwine.nets.precision import networks_in
 from untwine.train import runfolder
 from untwine.train import runtime as _runtime

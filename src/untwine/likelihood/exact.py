@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from untwine.models.gaussian import LOG_2PI, DiagonalGaussian, log_standard_normal
 from untwine.models.likelihoods import Likelihood
+from untwine.models.normal import LOG_2PI, DiagonalGaussian, log_standard_normal
 
 
 # -- a Gaussian mixture: the latent is summed out exactly -----------------------------------

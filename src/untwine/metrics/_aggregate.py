@@ -24,7 +24,7 @@ exactly in float64. ``u`` is formed without expanding the square; its float32 ro
 
 Blocks are spread over Python threads running single-threaded torch operations (torch
 releases the GIL): on a busy machine OpenMP's spinning workers collapse, Python threads don't.
-The Gaussian log-density itself is :func:`untwine.models.gaussian.log_normal` where it is
+The Gaussian log-density itself is :func:`untwine.models.normal.log_normal` where it is
 evaluated directly (the exact fallback); the blocks use its expanded form above.
 """
 
@@ -41,7 +41,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from untwine.models.gaussian import LOG_2PI, log_normal
+from untwine.models.normal import LOG_2PI, log_normal
 
 #: Block of posteriors x samples; with D = 10 a float32 block is ~650 KB (cache-sized).
 BLOCK_POINTS = 2048

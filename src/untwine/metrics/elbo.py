@@ -25,7 +25,7 @@ from untwine.metrics._validate import (
     check_codes,
     check_positive_int,
 )
-from untwine.models.gaussian import kl_standard_normal, log_normal, log_standard_normal
+from untwine.models.normal import kl_standard_normal, log_normal, log_standard_normal
 from untwine.registry import register_metric
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ def elbo_decomposition(
     * ``log_qz = E[log q(z)]``, the aggregate posterior's log-density the terms rest on (what
       a minibatch estimator such as beta-TCVAE's approximates).
 
-    The Gaussian densities and KL are :mod:`untwine.models.gaussian`'s (in float64).
+    The Gaussian densities and KL are :mod:`untwine.models.normal`'s (in float64).
 
     The two log-sum-exps stream over N in float32 cache-sized blocks with float64
     accumulation (:mod:`untwine.metrics._aggregate`): N = 737,280, D = 10 and 10,000 samples

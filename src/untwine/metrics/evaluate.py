@@ -168,7 +168,7 @@ def evaluate(
         used), ``codes_precision`` (the precision of the codes it read: ``"fp32"`` or
         ``reduced``'s name), ``seed``, ``untwine_version``, ``dataset`` and ``seconds``.
     """
-    from untwine import __version__
+    from untwine.version import __version__
 
     names = list(names)
     for name in names:

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from untwine.models import gaussian, ibp, likelihoods  # noqa: F401  (registration)
+from untwine.models import gaussian, ibp, likelihoods, pixelcnn_vae  # noqa: F401  (registration)
 from untwine.models.base import LatentModel
-from untwine.models.gaussian import DiagonalGaussian, GaussianVAE
+from untwine.models.gaussian import GaussianVAE
 from untwine.models.likelihoods import Likelihood
+from untwine.models.normal import DiagonalGaussian
 from untwine.registry import LIKELIHOODS, MODELS, register_likelihood, register_model
 
 if TYPE_CHECKING:

@@ -1,7 +1,10 @@
 """The contract every latent-variable model in untwine meets, whatever its kind of latent.
 
 A *family* is a kind of latent: ``"gaussian"`` (diagonal-Gaussian posterior, standard-normal
-prior: the VAE and every method built on it); later codebooks (VQ-VAE), IBP latents ...
+prior: the VAE and every method built on it, :mod:`untwine.models.gaussian`), ``"codebook"``
+and ``"codebook2"`` (VQ-VAE and VQ-VAE-2, :mod:`untwine.models.codebook`), ``"codeprior"``
+(a PixelCNN prior over a VQ run's code maps, :mod:`untwine.models.code_prior`) and ``"ibp"``
+(IBP-VAE, :mod:`untwine.models.ibp`).
 Each objective names the family it trains (``Objective.family``) and the training loop builds
 that family's model from the ``MODELS`` registry (:func:`untwine.models.build`), so no code
 branches on method names.
@@ -9,7 +12,7 @@ branches on method names.
 A model (a :class:`LatentModel`, hence an ``nn.Module``) gives:
 
 - ``encode(x) -> posterior``: a family-specific object that knows its own maths. The Gaussian
-  one (:class:`untwine.models.gaussian.DiagonalGaussian`) has ``mu``, ``logvar``,
+  one (:class:`untwine.models.normal.DiagonalGaussian`) has ``mu``, ``logvar``,
   ``rsample(generator)``, ``log_prob(z)``, ``kl()`` and ``kl_per_dim()``; a codebook
   posterior would carry indices, quantised vectors and commitment terms instead. Objectives
   of a family rely on its posterior's attributes; the loop never looks inside.
@@ -33,7 +36,8 @@ A model (a :class:`LatentModel`, hence an ``nn.Module``) gives:
 Families with a density also give ``prior_log_prob(z) -> (N,)``; with the posterior's
 ``log_prob(z)`` and ``log_prob_x_given_z(x, z)`` that is everything an importance-sampled
 log p(x) needs (log p(x) ~ logsumexp_k [log p(x|z_k) + log p(z_k) - log q(z_k|x)] - log K,
-Burda et al. 2016), one code path for all families with a density. No ``log_px`` exists yet.
+Burda et al. 2016), one code path for all families with a density:
+:func:`untwine.likelihood.estimate_model`, not a method of each model.
 
 Precision
 ---------
@@ -53,7 +57,8 @@ Adding a family
    the checkpoint's keys) and keep the likelihood it is given as ``self.likelihood``;
    ``from_config`` reads the settings the family needs from ``ModelConfig`` (new settings,
    such as a codebook size, are fields there).
-2. Import the module in ``models/__init__.py`` so that it registers.
+2. Add the module to the ``MODELS`` registry's built-in list in :mod:`untwine.registry`,
+   which imports it on the first lookup of a family.
 3. Give its objectives (``objectives/<method>.py``) ``family = "<family>"``; an objective with
    auxiliary networks returns ``Output(terms, handoff)`` and trains them in
    ``update(step, handoff)`` (see :mod:`untwine.objectives.base`). Everything else (the loop,

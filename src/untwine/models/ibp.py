@@ -41,7 +41,7 @@ from untwine import nets
 from untwine.errors import ConfigError
 from untwine.models import ibp_math
 from untwine.models.base import ACTIVE_USAGE, LatentModel
-from untwine.models.gaussian import kl_standard_normal
+from untwine.models.normal import kl_standard_normal
 from untwine.registry import register_model
 
 if TYPE_CHECKING:

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from untwine.models.gaussian import LOG_2PI
+from untwine.models.normal import LOG_2PI
 from untwine.registry import LIKELIHOODS, register_likelihood
 
 if TYPE_CHECKING:

@@ -37,7 +37,7 @@ from untwine import nets
 from untwine.config import MethodConfig, OptimConfig
 from untwine.errors import ConfigError
 from untwine.models import DiagonalGaussian, GaussianVAE, LatentModel
-from untwine.models.gaussian import index_code_mi
+from untwine.models.normal import index_code_mi
 
 
 @dataclass

@@ -68,7 +68,7 @@ from torch import Tensor
 from untwine.config import MethodConfig, OptimConfig
 from untwine.errors import ConfigError
 from untwine.models import GaussianVAE
-from untwine.models.gaussian import log_normal, log_standard_normal
+from untwine.models.normal import log_normal, log_standard_normal
 from untwine.objectives.base import Objective, Output, forward_pass, standard_terms
 from untwine.registry import register_method
 

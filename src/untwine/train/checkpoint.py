@@ -27,10 +27,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_bytes
 
-import untwine
 from untwine.data import GroundTruthData
 from untwine.errors import CheckpointError
 from untwine.files import atomic_directory, write_synced
+from untwine.version import __version__
 
 #: The folder of a run that holds its checkpoints.
 ROOT = "checkpoints"
@@ -58,7 +58,7 @@ def gather(
     bit (the batch order is a function of the seed and step, so it needs nothing here), and
     what reading the model back needs to know of the data it was trained on."""
     meta = {
-        "untwine_version": untwine.__version__,
+        "untwine_version": __version__,
         "observation_shape": list(data.observation_shape),
         "max_value": data.max_value,
         "dataset_size": len(data),

@@ -29,7 +29,7 @@ from untwine.data import GroundTruthData
 from untwine.errors import UntwineError
 from untwine.metrics import mig
 from untwine.models.base import ACTIVE_USAGE
-from untwine.models.gaussian import kl_standard_normal
+from untwine.models.normal import kl_standard_normal
 
 #: Below this share of a factor's entropy a dimension is reported as explaining no factor:
 #: collapsed dimensions still show a few hundredths of a nat from binning noise.
@@ -196,7 +196,7 @@ def summarize_latents(
     information, factor entropies and MIG, and the ELBO result's closed-form KL per dimension
     (``kl_per_dim``, nats). Where a result is absent or does not fit this run's shape, the
     sample's own values are used: the average closed-form KL of its posteriors
-    (:func:`untwine.models.gaussian.kl_standard_normal`) and the discrete MIG of its means with
+    (:func:`untwine.models.normal.kl_standard_normal`) and the discrete MIG of its means with
     ``num_bins`` equal-width bins (20, as the benchmark). ``kl_source`` and ``mi_source`` say
     which. If the dataset cannot be loaded, the summary falls back to the per-dimension KL of
     the run's last log record and has no factors (``source`` says so).

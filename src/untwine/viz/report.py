@@ -35,10 +35,11 @@ from typing import Any
 
 import jinja2
 
-import untwine
 from untwine.files import atomic_write_text
 from untwine.models.base import ACTIVE_USAGE
+from untwine.train import load_run
 from untwine.train.runfolder import LIKELIHOOD, read_log
+from untwine.version import __version__
 from untwine.viz._figure import data_uri
 from untwine.viz.latents import FROM_METRICS, LatentSummary, kl_history, summarize_latents
 from untwine.viz.plots import (
@@ -95,7 +96,7 @@ def _render(template: str, out: Path, title: str, **context: Any) -> Path:
     text = (
         _templates()
         .get_template(template)
-        .render(title=title, version=untwine.__version__, when=when, **context)
+        .render(title=title, version=__version__, when=when, **context)
     )
     atomic_write_text(out, text)
     return out
@@ -186,7 +187,7 @@ def write_run_report(
     run = None
     if record.config:
         try:
-            run = untwine.load_run(run_dir)  # reads config.yaml; the weights load on first use
+            run = load_run(run_dir)  # reads config.yaml; the weights load on first use
         except Exception as e:  # noqa: BLE001 - the page still shows what the folder holds
             messages.append(dict(kind="error", text=f"the run cannot be loaded: {e}"))
     if not record.has_checkpoint:
