@@ -354,9 +354,9 @@ def sample(
     out: Path | None = typer.Option(None, help="PNG to write (default RUN/prior/samples.png)"),
 ) -> None:
     """Draw images from a VQ run's prior: codes in raster order, decoded by the VQ model."""
-    from untwine.train.prior import sample as draw
+    from untwine.viz.samples import prior_samples
 
-    typer.echo(str(draw(run, n, seed=seed, out=out)))
+    typer.echo(str(prior_samples(run, n, seed=seed, out=out)))
 
 
 @app.command()

@@ -241,21 +241,28 @@ class TrainConfig(Strict):
 
     @classmethod
     def load(cls, path: str | Path) -> TrainConfig:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"{path}: config file not found")
-        try:
-            raw = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{path}: not valid YAML ({e.__class__.__name__})") from None
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{path}: expected a mapping of settings at the top level")
-        return validate(raw, source=str(path))
+        return validate(read_yaml_mapping(path, "config file", "settings"), source=str(path))
 
     @classmethod
     def from_flat(cls, **settings: Any) -> TrainConfig:
         """Build from flat keyword settings (``method="betavae", beta=4, steps=100, ...``)."""
         return validate(nest(settings), source="settings")
+
+
+def read_yaml_mapping(path: str | Path, what: str, holds: str) -> dict[str, Any]:
+    """The mapping at the top of YAML file ``path`` (a ``what``: config file, study spec),
+    or a one-line ConfigError naming the file: missing, not YAML, or not a mapping of
+    ``holds``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: {what} not found")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML ({e.__class__.__name__})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of {holds} at the top level")
+    return raw
 
 
 def nest(flat: dict[str, Any], base: dict[str, Any] | None = None) -> dict[str, Any]:

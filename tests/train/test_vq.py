@@ -16,6 +16,7 @@ from train_helpers import COMMON, STEPS, log_records, train_small
 import untwine
 from untwine.errors import CheckpointError, ConfigError
 from untwine.train import checkpoint, prior
+from untwine.viz.samples import prior_samples
 
 SMALL = dict(
     z_dim=8,
@@ -67,7 +68,7 @@ def test_vq_and_its_prior_learn_and_resume_bit_for_bit(tmp_path, method, squares
     assert a.log()[-1]["nll"] < a.log()[0]["nll"]
     _same(a.path, b.path)
 
-    png = prior.sample(full.path, 4)
+    png = prior_samples(full.path, 4)
     assert png.is_file() and png.stat().st_size > 0
     x = squares.images(range(6))
     learnt, uniform = prior.nll_bound(full.path, x), prior.nll_bound(full.path, x, False)
@@ -85,7 +86,7 @@ def test_bad_input_gives_one_line_errors(tmp_path):
         prior.train_prior(vae.path, 2, progress=False)
     vq = _train(tmp_path / "vq", 2, method="vqvae")
     with pytest.raises(CheckpointError, match="no trained prior yet"):
-        prior.sample(vq.path, 4)
+        prior_samples(vq.path, 4)
 
 
 def test_cli_train_prior_and_sample(tmp_path, plugin_env):

@@ -111,3 +111,14 @@ def test_categorical_hyperparameters_and_files(tmp_path):
     path = plots.plot_metrics_vs_hyperparameter(POINTS, ["mig", "sap"], "beta", tmp_path / "b.png")
     assert _is_png(path)
     assert plots.plot_metrics_vs_hyperparameter(POINTS, ["sap"], "beta", tmp_path / "c.png") is None
+
+
+def test_image_grid_tiles_in_rows_and_leaves_the_rest_white():
+    from untwine.viz._figure import image_grid
+
+    images = np.zeros((5, 1, 3, 4), np.float32)  # 5 black 3x4 tiles -> 2 rows of 3
+    picture = image_grid(images, pad=1)
+    assert picture.shape == (2 * 4, 3 * 5, 1)
+    black = picture[..., 0] == 0
+    assert black.sum() == 5 * 3 * 4  # every tile drawn once, the sixth left white
+    assert not black[4:, 10:].any()

@@ -41,10 +41,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from untwine.config import MethodConfig, TrainConfig, describe, nest, validate
+from untwine.config import (
+    MethodConfig,
+    TrainConfig,
+    describe,
+    nest,
+    read_yaml_mapping,
+    validate,
+)
 from untwine.errors import ConfigError
 from untwine.train.runfolder import NOT_HYPERPARAMETERS
 
@@ -226,13 +232,7 @@ def parse_spec(raw: Any, source: str = "study spec") -> StudySpec:
 
 def load_spec(path: str | Path) -> StudySpec:
     """Read and validate a study spec YAML file."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: study spec not found")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML ({e.__class__.__name__})") from None
+    raw = read_yaml_mapping(path, "study spec", "study settings")
     return parse_spec(raw, source=str(path))
 
 

@@ -9,8 +9,8 @@ indices, one channel per level (top first), each level in the top-left corner
 (:class:`untwine.models.code_prior.CodeMapPrior`).
 
 - :func:`train_prior`: ``untwine train-prior RUN --steps N`` (``--resume`` continues it).
-- :func:`sample`: ``untwine sample RUN --n 64``: codes from the prior, decoded by the VQ model,
-  written as ``<run>/prior/samples.png``.
+- :func:`sample_images`: codes from the prior, decoded by the VQ model (``untwine sample RUN
+  --n 64`` draws them as ``<run>/prior/samples.png``, :func:`untwine.viz.samples.prior_samples`).
 - :func:`nll_bound`: -log p(x) <= -log p(x | z_q) - log p_prior(codes) per image, in nats, with
   the learnt prior or the uniform one (positions * log K).
 """
@@ -18,7 +18,6 @@ indices, one channel per level (top first), each level in the top-left corner
 from __future__ import annotations
 
 import io
-import math
 from pathlib import Path
 from typing import Any
 
@@ -177,29 +176,6 @@ def sample_images(run: str | Path, n: int, seed: int = 0) -> np.ndarray:
     generator = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
     codes = model.sample(n, generator)
     return vq.model.decode_indices(codes).cpu().numpy()
-
-
-def sample(run: str | Path, n: int = 64, seed: int = 0, out: str | Path | None = None) -> Path:
-    """Write a grid of ``n`` prior samples to ``out`` (default ``<run>/prior/samples.png``)."""
-    from PIL import Image
-
-    images = sample_images(run, n, seed)
-    cols = math.ceil(math.sqrt(n))
-    rows = math.ceil(n / cols)
-    c, h, w = images.shape[1:]
-    grid = np.ones((rows * (h + 2) + 2, cols * (w + 2) + 2, c), np.float32)
-    for k, img in enumerate(images):
-        r, q = divmod(k, cols)
-        grid[2 + r * (h + 2) : 2 + r * (h + 2) + h, 2 + q * (w + 2) : 2 + q * (w + 2) + w] = (
-            img.transpose(1, 2, 0)
-        )
-    pixels = (grid * 255).round().astype(np.uint8)
-    picture = Image.fromarray(pixels[..., 0] if c == 1 else pixels)
-    path = Path(out) if out is not None else prior_dir(run) / "samples.png"
-    buf = io.BytesIO()
-    picture.save(buf, format="PNG")
-    atomic_write_bytes(path, buf.getvalue())
-    return path
 
 
 @torch.no_grad()

@@ -78,6 +78,30 @@ def mosaic(grid: np.ndarray, pad: int = 2, fill: float = 1.0) -> np.ndarray:
     return out.reshape(r * (h + pad), k * (w + pad), c)
 
 
+def image_grid(images: np.ndarray, pad: int = 2) -> np.ndarray:
+    """(N, C, H, W) images in [0, 1] -> an (H', W', C) picture of them in rows of
+    ceil(sqrt(N)), the unused tiles of the last row left white; see :func:`mosaic`."""
+    n, c, h, w = images.shape
+    cols = math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    tiles = np.ones((rows * cols, c, h, w), np.float32)
+    tiles[:n] = images
+    return mosaic(tiles.reshape(rows, cols, c, h, w), pad=pad)
+
+
+def save_picture(picture: np.ndarray, path: str | Path) -> Path:
+    """Write an (H, W, C) picture in [0, 1] as a PNG, pixel for pixel (grey when C == 1),
+    atomically."""
+    from PIL import Image
+
+    pixels = (np.clip(picture, 0, 1) * 255).round().astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels).save(buf, format="PNG")
+    path = Path(path)
+    atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
 def show_picture(ax: Axes, picture: np.ndarray) -> None:
     """Draw an (H, W, C) picture in [0, 1] pixel for pixel (grayscale when C == 1)."""
     if picture.shape[-1] == 1:
