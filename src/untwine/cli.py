@@ -204,6 +204,25 @@ def evaluate(
 
 
 @app.command()
+def select(
+    folder: Path = typer.Argument(..., help="a study folder, or any folder of run folders"),
+    by: str = typer.Option("udr", help="udr, or a score of the unsupervised metric"),
+    points: int = typer.Option(10_000, help="images encoded per run"),
+    seed: int = typer.Option(0, help="seed of the images drawn"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
+) -> None:
+    """Rank the trained runs of a folder without labels and name the best (UDR: each run
+    against the other seeds of its setting, Duan et al. 2020); writes FOLDER/selection.json."""
+    import json
+
+    from untwine.metrics.selection import format_selection
+    from untwine.metrics.selection import select as rank
+
+    result = rank(folder, by=by, num_points=points, seed=seed)
+    typer.echo(json.dumps(result, indent=2) if as_json else format_selection(result), nl=as_json)
+
+
+@app.command()
 def check(run_dir: Path = typer.Argument(..., help="run directory")) -> None:
     """Verify a run folder: config, status, log and every checkpoint's checksums.
     Exits with status 1 when something is wrong."""

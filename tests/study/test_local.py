@@ -34,7 +34,13 @@ def checkpoint_mtimes(study_dir: Path) -> dict[str, float]:
 def squares_study(tmp_path_factory, worker_env):
     """A 4-cell study (beta 1, 4 x seeds 0, 1) run once by two workers."""
     root = tmp_path_factory.mktemp("local")
-    spec = write_spec(root / "tiny.yaml", seeds=[0, 1], grid=GRID, metrics=["mig", "test_threads"])
+    spec = write_spec(
+        root / "tiny.yaml",
+        seeds=[0, 1],
+        grid=GRID,
+        metrics=["mig", "test_threads"],
+        select={"by": "udr", "num_points": 64},
+    )
     events: list[str] = []
     summary = study.run_study(spec, workers=2, on_event=events.append)
     return spec, root / "tiny", summary, events
@@ -71,6 +77,22 @@ def test_every_cell_runs_and_the_index_holds_runs_and_scores(squares_study):
         assert sorted(db.execute("SELECT p_beta FROM runs")) == [(1,), (1,), (4,), (4,)]
     assert (study_dir / "study.yaml").is_file()
     assert not list((study_dir / ".jobs").iterdir())
+
+
+def test_the_spec_s_selection_ranks_the_seeds_of_each_setting(squares_study):
+    from untwine.metrics.udr import udr_of_runs
+
+    _, study_dir, _, events = squares_study
+    chosen = json.loads((study_dir / "selection.json").read_text())
+    assert chosen["by"] == "udr" and len(chosen["runs"]) == 4 and len(chosen["settings"]) == 2
+    assert sum(e.startswith("selected by udr: ") for e in events) == 2
+    for group in chosen["settings"]:
+        pair = udr_of_runs(group["runs"], num_points=64, seed=0)["udr"]
+        scores = {r["run"]: r["score"] for r in chosen["runs"] if r["run"] in group["runs"]}
+        assert [scores[run] for run in group["runs"]] == pytest.approx(pair)
+        assert group["chosen"] in group["runs"]
+    assert [r["rank"] for r in chosen["runs"]] == [1, 2, 3, 4]
+    assert chosen["chosen"] == chosen["runs"][0]["run"]
 
 
 def test_workers_get_the_cores_divided_among_them(squares_study):

@@ -84,6 +84,9 @@ class GroundTruthData(ABC):
     #: what an example is: ``"images"`` (C, H, W) in [0, max]; ``"codes"``, the code-index
     #: maps of a VQ run that its second-stage prior trains on (``Objective.reads``)
     holds: str = "images"
+    #: False for images without factor labels (a folder with no factor table): the factors
+    #: are then a stand-in index, which the supervised metrics refuse to score against
+    labelled: bool = True
 
     @property
     def num_factors(self) -> int:

@@ -1,4 +1,4 @@
-"""A user's own images: a folder of PNG/JPEG files and a CSV of their factors.
+"""A user's own images: a folder of PNG/JPEG files and a CSV of their factors (or none).
 
 The CSV has a header row, a column ``file`` (each image's path relative to the folder) and
 one column per factor holding integer indices 0, 1, ..; a factor's size is its largest index
@@ -93,14 +93,26 @@ def load_folder(
     name: str = "folder",
 ) -> FolderData:
     """The images of folder ``path`` with the factors in CSV ``factors`` (default
-    ``path/factors.csv``), converted and resized to ``shape`` = (C, H, W), C 1 or 3."""
-    from PIL import Image, UnidentifiedImageError
-
+    ``path/factors.csv``), converted and resized to ``shape`` = (C, H, W), C 1 or 3. With no
+    table at all, the folder's PNG and JPEG files in name order, unlabelled: one pseudo-factor
+    ``image`` (the file's index) and ``labelled`` False, so models train on them and the
+    unsupervised scores and UDR rank them, while a supervised metric refuses them."""
     folder = Path(path).expanduser()
     table_path = Path(factors).expanduser() if factors else folder / "factors.csv"
     c, h, w = (int(s) for s in shape)
     if c not in (1, 3):
         raise DataError(f"folder shape {tuple(shape)}: expected 1 or 3 channels")
+    if factors is None and not table_path.is_file():  # images without factor labels
+        files = sorted(p.name for p in folder.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise DataError(
+                f"{folder}: no PNG or JPEG images, and no factors.csv (file, then one column "
+                "per factor)"
+            )
+        store = _read(folder, files, (c, h, w))
+        data = FolderData(name, ("image",), np.arange(len(files))[:, None], store)
+        data.labelled = False
+        return data
     if not table_path.is_file():
         raise DataError(
             f"{table_path}: no such factor table (a CSV: file, then one column per factor)"
@@ -149,15 +161,28 @@ def load_folder(
             f"{table_path}: line {dup + 2} repeats the factor combination "
             f"{tuple(int(v) for v in table[dup])}; each combination may appear once"
         )
+    for r, file in enumerate(files):
+        if not (folder / file).is_file():
+            raise DataError(
+                f"{table_path}: line {r + 2} names {folder / file}, which does not exist"
+            )
+    return FolderData(name, names, table, _read(folder, files, (c, h, w)))
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def _read(folder: Path, files: list[str], shape: tuple[int, int, int]) -> np.ndarray:
+    """The images ``files`` of ``folder`` as uint8 (N, C, H, W), grey or RGB, resized."""
+    from PIL import Image, UnidentifiedImageError
+
+    c, h, w = shape
     store = np.empty((len(files), c, h, w), np.uint8)
     for r, file in enumerate(files):
-        image_path = folder / file
-        if not image_path.is_file():
-            raise DataError(f"{table_path}: line {r + 2} names {image_path}, which does not exist")
         try:
-            with Image.open(image_path) as image:
+            with Image.open(folder / file) as image:
                 pixels = np.asarray(image.convert("L" if c == 1 else "RGB"))
         except (UnidentifiedImageError, OSError) as err:
-            raise DataError(f"{image_path}: not a readable image ({err})") from None
+            raise DataError(f"{folder / file}: not a readable image ({err})") from None
         store[r] = resize_images(pixels[None], (h, w))[0]
-    return FolderData(name, names, table, store)
+    return store

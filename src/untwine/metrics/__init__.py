@@ -34,11 +34,14 @@ registered name           function                               paper
 ========================  =====================================  ===========================
 
 ``unsupervised`` needs no factor labels (Gaussian total and Wasserstein correlation, mean
-mutual information between codes). ``downstream`` reports test accuracies per classifier and
-training size and each classifier's sample efficiency. ``unsupervised``, ``irs`` and
-``downstream`` are not in :data:`BUILTIN_METRICS`: ask for them by name. UDR scores several
-runs of one setting against each other, so it is no per-run metric: :func:`udr` takes their
-codes, :func:`udr_of_runs` their folders.
+mutual information between codes) and is computed by default; so is ``elbo``. On images
+without labels (a folder with no factor table) these two are the default and every other
+metric is refused. ``downstream`` reports test accuracies per classifier and training size
+and each classifier's sample efficiency; ``irs`` and ``downstream`` are not in
+:data:`BUILTIN_METRICS`: ask for them by name. UDR scores several runs of one setting against
+each other, so it is no per-run metric: :func:`udr` takes their codes, :func:`udr_of_runs`
+their folders, and :func:`untwine.metrics.selection.select` (``untwine select``) ranks the
+runs of a folder by it and names the best.
 
 :func:`evaluate` runs any of them by name on a dataset and records the settings, seed and
 untwine version; :func:`evaluate_run` does so for a trained run and writes ``metrics.json``.

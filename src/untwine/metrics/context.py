@@ -101,6 +101,19 @@ def accepts_reduced(adapter: Callable[..., dict]) -> bool:
     return bool(getattr(adapter, "accepts_reduced_precision", False))
 
 
+def needs_no_labels(adapter: Callable[..., dict]) -> Callable[..., dict]:
+    """Declare that a metric adapter reads no factor labels (the unsupervised scores, the
+    ELBO decomposition): :func:`untwine.metrics.evaluate` runs it on unlabelled images too,
+    where it refuses every other metric."""
+    adapter.needs_no_labels = True  # type: ignore[attr-defined]
+    return adapter
+
+
+def reads_labels(adapter: Callable[..., dict]) -> bool:
+    """Whether ``adapter`` compares codes with factor labels (not :func:`needs_no_labels`)."""
+    return not getattr(adapter, "needs_no_labels", False)
+
+
 def _as_codes(out: Any, n: int, what: str) -> np.ndarray:
     """Convert a representation function's output to a finite (n, D) float array or raise."""
     if hasattr(out, "detach"):  # a torch tensor slipped through

@@ -25,6 +25,7 @@ from untwine.metrics._validate import (
     check_codes,
     check_positive_int,
 )
+from untwine.metrics.context import needs_no_labels
 from untwine.models.normal import kl_standard_normal, log_normal, log_standard_normal
 from untwine.registry import register_metric
 
@@ -104,6 +105,7 @@ def elbo_decomposition(
 
 
 @register_metric("elbo")
+@needs_no_labels
 def _elbo_metric(
     ctx: EvalContext, *, num_points: int | None = None, num_samples: int = 10_000
 ) -> dict:

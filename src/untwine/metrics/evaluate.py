@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from untwine.errors import CheckpointError, ConfigError
+from untwine.metrics._validate import MetricInputError
 from untwine.metrics.context import (
     FULL_PRECISION,
     EncoderFn,
     EvalContext,
     RepresentationFn,
     accepts_reduced,
+    reads_labels,
 )
 from untwine.registry import METRICS
 
@@ -35,6 +37,7 @@ BUILTIN_METRICS = (
     "beta_vae_score",
     "mig_full",
     "elbo",
+    "unsupervised",
 )
 #: the metrics that read Gaussian posteriors (mu, logvar) rather than a representation
 POSTERIOR_METRICS = ("mig_full", "elbo")
@@ -173,6 +176,7 @@ def evaluate(
     names = list(names)
     for name in names:
         METRICS.get(name)  # unknown names fail before any work, listing the known ones
+    _check_labels(data, names)
     settings = resolve_settings(names, overrides)
     ctx = EvalContext(
         data, seed, representation_fn=representation_fn, encoder_fn=encoder_fn, reduced=reduced
@@ -193,6 +197,20 @@ def evaluate(
         )
         results[name] = result
     return results
+
+
+def _check_labels(data: Any, names: list[str]) -> None:
+    """Unlabelled images (no factor table) take only the metrics that read no labels."""
+    if getattr(data, "labelled", True):
+        return
+    supervised = [n for n in names if reads_labels(METRICS.get(n))]
+    if supervised:
+        free = [n for n in METRICS.names() if not reads_labels(METRICS.get(n))]
+        raise MetricInputError(
+            f"metric(s) {', '.join(supervised)} compare codes with factor labels, and dataset "
+            f"{getattr(data, 'name', '?')!r} has none; label-free: {', '.join(free)}, and "
+            "'untwine select --by udr'"
+        )
 
 
 def evaluate_run(
@@ -230,6 +248,9 @@ def evaluate_run(
     encoder_fn = run.encode if run.has_gaussian_posterior else None
     if names is None and encoder_fn is None:  # e.g. VQ-VAE: score its representation only
         selected = [n for n in selected if n not in POSTERIOR_METRICS]
+    data = run.dataset()
+    if names is None and not getattr(data, "labelled", True):  # what images alone allow
+        selected = [n for n in selected if not reads_labels(METRICS.get(n))]
     reduced = None
     if precision == "auto" and any(accepts_reduced(METRICS.get(n)) for n in selected):
         own = load_run(run_dir, precision="run")
@@ -237,7 +258,7 @@ def evaluate_run(
             reduced = (own.precision, own.representation)
     results = evaluate(
         run.representation,
-        run.dataset(),
+        data,
         selected,
         seed,
         encoder_fn=encoder_fn,

@@ -27,6 +27,7 @@ import numpy as np
 
 from untwine.metrics._discrete import histogram_discretize, mutual_info_matrix
 from untwine.metrics._validate import MetricInputError, check_codes, check_positive_int
+from untwine.metrics.context import needs_no_labels
 from untwine.registry import register_metric
 
 if TYPE_CHECKING:
@@ -122,6 +123,7 @@ def _check_covariance(cov: object) -> np.ndarray:
 
 
 @register_metric("unsupervised")
+@needs_no_labels
 def _unsupervised_metric(ctx: EvalContext, *, num_points: int = 10_000, num_bins: int = 20) -> dict:
     """Driver adapter: the label-free scores of ``num_points`` sampled points' mean codes
     (the same draw as MIG's train split)."""

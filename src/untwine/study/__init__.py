@@ -108,13 +108,20 @@ def run_study(
         states: dict[str, int] = {}
         for state in driver.outcomes.values():
             states[state] = states.get(state, 0) + 1
-        return StudySummary(
+        summary = StudySummary(
             study_dir=driver.study_dir,
             cells=len(driver.cells),
             skipped=len(driver.cells) - len(todo),
             states=states,
             wall_s=round(time.perf_counter() - start, 3),
         )
+        if spec.select is not None and summary.complete:
+            from untwine.metrics.selection import select
+
+            chosen = select(driver.study_dir, spec.select.by, spec.select.num_points)
+            for group in chosen["settings"]:
+                emit(f"selected by {spec.select.by}: {group['chosen']}")
+        return summary
 
 
 def write_report(folder: str | Path, out: str | Path | None = None, **options) -> Path:

@@ -94,6 +94,30 @@ class LikelihoodSettings(BaseModel):
         }
 
 
+class SelectSettings(BaseModel):
+    """Model selection without labels once every cell is done
+    (:func:`untwine.metrics.selection.select`): the runs ranked by ``by`` (``udr``: among the
+    seeds of each setting; or a score of the ``unsupervised`` metric), written to the study
+    folder's ``selection.json``, the chosen run of each setting printed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: ``udr`` or a score of the ``unsupervised`` metric
+    by: str = "udr"
+    #: images encoded per run
+    num_points: int = Field(10_000, ge=2)
+
+    @field_validator("by")
+    @classmethod
+    def _known(cls, by: str) -> str:
+        # imported here: the metrics (scikit-learn, scipy) would slow every study command
+        from untwine.metrics.selection import SCORES
+
+        if by not in SCORES:
+            raise ValueError(f"expected one of {', '.join(SCORES)} (got {by!r})")
+        return by
+
+
 class StudySpec(BaseModel):
     """A validated study spec; unknown top-level keys are common training settings."""
 
@@ -107,6 +131,8 @@ class StudySpec(BaseModel):
     metric_options: dict[str, Any] = Field(default_factory=dict)
     #: log p(x) of every finished cell (None: not estimated).
     likelihood: LikelihoodSettings | None = None
+    #: choose runs without labels once every cell is done (None: no selection).
+    select: SelectSettings | None = None
     #: Seed of the metrics' sampling (the same for every run, so runs compare on equal draws).
     metric_seed: int = Field(0, ge=0)
     #: CPU threads per run; default: the machine's cores divided among the workers.
