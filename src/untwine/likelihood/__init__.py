@@ -49,10 +49,8 @@ from untwine.likelihood.importance import (
 )
 from untwine.models import density as _model
 from untwine.models.gaussian import index_code_mi
-from untwine.nets.precision import networks_in
+from untwine.nets.precision import check_precision, networks_in, resolve_precision
 from untwine.train import runfolder
-from untwine.train import runtime as _runtime
-from untwine.train.runtime import channels_last
 
 __all__ = [
     "active_units",
@@ -67,7 +65,13 @@ __all__ = [
     "paired_difference",
 ]
 
-#: What the networks may run in during an estimate (``auto``: see :func:`resolve_precision`).
+#: What the networks may run in during an estimate (``auto`` as
+#: :func:`untwine.nets.precision.resolve_precision` resolves it for the device: bf16 where it
+#: has bfloat16 units). bf16 is safe here because only the networks' matrix products are
+#: rounded: on a conv64 VAE trained on binarised mnist5k at 64x64 (20 test images,
+#: k = 5,000, the same samples), log p(x) moved from its fp32 value by +0.009 nats after
+#: 1,000 training steps and by -0.001 after 2,000 (ELBO: +0.064 and +0.007);
+#: bench/likelihood_speed.py prints it on every run.
 LIKELIHOOD_PRECISIONS = ("auto", "fp32", "bf16")
 #: What :func:`estimate`, a study and the command line run the networks in unless told
 #: otherwise; :func:`estimate_model`, which exactness checks call, stays fp32 by default.
@@ -126,7 +130,7 @@ def estimate_model(
     evaluated on uniformly dequantised images (x + u) / L, L = max_value + 1, so that their
     bits/dim bounds that of the discrete data; see :mod:`untwine.likelihood.bits`.
 
-    ``precision`` (``fp32``, ``bf16`` or ``auto``: see :func:`resolve_precision`) is what the
+    ``precision`` (:data:`LIKELIHOOD_PRECISIONS`: ``fp32``, ``bf16`` or ``auto``) is what the
     model's networks run in for the estimate; every density, log-weight and log-sum-exp is
     float32 either way (:mod:`untwine.nets.precision`). The model's own setting is restored
     afterwards. The result names the precision used.
@@ -143,12 +147,12 @@ def estimate_model(
     if not _model.has_density(model):
         raise ConfigError(f"model {type(model).__name__} has no density p(x); no log p(x)")
     device = next(model.parameters()).device
-    precision = resolve_precision(precision, device)
+    precision = resolve_precision(precision, device, LIKELIHOOD_PRECISIONS)
     if compile is None:
         compile = len(images) * k >= COMPILE_MIN_ROWS
     likelihood: LogLikelihood = CompiledLogLikelihood() if compile else _model.log_likelihood
     try:
-        with networks_in(model, precision, device.type, channels_last=channels_last(precision)):
+        with networks_in(model, precision, device.type):
             out = _estimate_model(
                 model, images, k, max_value, batch_size, seed, chunk, device, likelihood
             )
@@ -158,28 +162,6 @@ def estimate_model(
     out["precision"] = precision
     out["compiled"] = isinstance(likelihood, CompiledLogLikelihood) and likelihood.failed is None
     return out
-
-
-def resolve_precision(requested: str, device: torch.device) -> str:
-    """What the networks run in for an estimate on ``device``: ``fp32`` or ``bf16`` as asked,
-    ``auto`` as a training run resolves it (bf16 where the device has bfloat16 units, see
-    :func:`untwine.train.runtime.resolve_precision`).
-
-    bf16 is safe here because only the networks' matrix products are rounded: on a conv64
-    VAE trained on binarised mnist5k at 64x64 (20 test images, k = 5,000, the same samples),
-    log p(x) moved from its fp32 value by +0.009 nats after 1,000 training steps and by -0.001
-    after 2,000 (ELBO: +0.064 and +0.007); bench/likelihood_speed.py prints it on every run.
-    """
-    check_precision(requested)
-    return _runtime.resolve_precision(requested, device)
-
-
-def check_precision(requested: str) -> None:
-    """A one-line ConfigError unless ``requested`` is one of :data:`LIKELIHOOD_PRECISIONS`."""
-    if requested not in LIKELIHOOD_PRECISIONS:
-        raise ConfigError(
-            f"precision: expected one of {', '.join(LIKELIHOOD_PRECISIONS)} (got {requested!r})"
-        )
 
 
 def _estimate_model(
@@ -306,7 +288,7 @@ def estimate(
     number of images it holds (``split_size``) and the precision the networks ran in."""
     from untwine.train.run import Run
 
-    check_precision(precision)
+    check_precision(precision, LIKELIHOOD_PRECISIONS)
     run = run if isinstance(run, Run) else Run(Path(run))
     data = run.dataset() if data is None else data
     settings = {"k": k, "split": split, "max_examples": max_examples, "seed": seed}
@@ -449,7 +431,7 @@ def estimate_path(path: str | Path, **options: Any) -> list[dict[str, Any]]:
     """:func:`estimate_and_save` for a run directory, or for every run below a folder (a run
     that cannot be estimated there, with no density, no test split or no checkpoint, is a
     row of its own; see :func:`_each_run`)."""
-    check_precision(options.get("precision", DEFAULT_PRECISION))
+    check_precision(options.get("precision", DEFAULT_PRECISION), LIKELIHOOD_PRECISIONS)
     return _each_run(path, lambda run: estimate_and_save(run, **options))
 
 
