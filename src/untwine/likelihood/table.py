@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from untwine.likelihood.compare import compare_to
+from untwine.text import text_table
 
 
 def format_table(results: list[dict[str, Any]], baseline: Mapping[str, Any] | None = None) -> str:
@@ -49,16 +50,8 @@ def format_table(results: list[dict[str, Any]], baseline: Mapping[str, Any] | No
                 *paired,
             ]
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     errors = "".join(f"{r['run']}  error: {r['error']}\n" for r in failed)
-    table = "".join(
-        "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        ).rstrip()
-        + "\n"
-        for row in rows
-    )
+    table = text_table(rows, right=range(1, len(head)))  # the run left, the numbers right
     note = ""
     if baseline is not None:
         note = (

@@ -38,6 +38,7 @@ import jinja2
 import untwine
 from untwine.files import atomic_write_text
 from untwine.models.base import ACTIVE_USAGE
+from untwine.text import format_cell
 from untwine.train.runfolder import LIKELIHOOD, read_log
 from untwine.viz._figure import data_uri
 from untwine.viz.latents import FROM_METRICS, LatentSummary, kl_history, summarize_latents
@@ -61,14 +62,9 @@ FOLDER_FIGURES = "report-figures"
 
 
 def _fmt(value: Any) -> str:
-    """A value as a table cell shows it (and sorts it): floats to 4 significant digits."""
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, dict | list):
-        return json.dumps(value, sort_keys=True)
-    return str(value)
+    """A value as a table cell shows it (and sorts it): :func:`untwine.text.format_cell`, with an
+    empty cell for a missing value."""
+    return format_cell(value, missing="")
 
 
 def _score(value: float | None, missing: str = "") -> str:
