@@ -257,7 +257,8 @@ BARE = {
 def header() -> None:
     import os
 
-    from untwine.train.runtime import bf16_units, cpu_description
+    from untwine.nets.precision import bf16_units
+    from untwine.train.runtime import cpu_description
 
     auto = "bf16" if bf16_units(torch.device("cpu")) else "fp32 (no bf16 units on this CPU)"
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())

@@ -116,9 +116,8 @@ def test_the_run_report_shows_the_saved_estimate(runs):
 
 
 def test_bf16_networks_keep_the_estimate_of_a_trained_model_close_to_fp32(runs):
-    from untwine.nets.precision import precision_of
+    from untwine.nets.precision import precision_of, resolve_precision
     from untwine.train.run import Run
-    from untwine.train.runtime import resolve_precision
 
     run = Run(runs / "iw", device="cpu")
     same = dict(k=50, max_examples=40, seed=3)  # the same images and samples

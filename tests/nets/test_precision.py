@@ -11,8 +11,14 @@ from torch import nn
 
 from untwine.errors import ConfigError
 from untwine.nets import build
-from untwine.nets.precision import networks, networks_in, precision_of, run_networks_in
-from untwine.train.runtime import recorded_precision, resolve_precision
+from untwine.nets.precision import (
+    networks,
+    networks_in,
+    precision_of,
+    recorded_precision,
+    resolve_precision,
+    run_networks_in,
+)
 
 
 class Owner(nn.Module):

@@ -131,3 +131,15 @@ def bound(log_w: Tensor, k: int | None = None) -> Tensor:
     if big_k % k:
         raise ValueError(f"k={k} must divide the number of samples {big_k}")
     return log_mean_exp(log_w.view(log_w.shape[0], big_k // k, k), dim=2).mean(dim=1)
+
+
+def mc_variance(log_w: torch.Tensor) -> torch.Tensor:
+    """Per example (N,), the Monte Carlo variance (nats^2) of log (1/k) sum_i w_i from its k
+    log-weights (N, k), by the delta method: Var[mean w] / (mean w)^2 with Var[mean w] =
+    Var[w] / k. Computed on w / max w, so no weight overflows. An estimate from the same
+    samples: with heavy-tailed weights (a poor proposal) it is too small."""
+    w = torch.exp(log_w - log_w.max(dim=1, keepdim=True).values)
+    k = log_w.shape[1]
+    if k < 2:
+        return torch.full((log_w.shape[0],), float("nan"))
+    return w.var(dim=1) / (k * w.mean(dim=1) ** 2)

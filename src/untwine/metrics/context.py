@@ -75,14 +75,13 @@ from typing import Any
 import numpy as np
 
 from untwine.metrics._validate import MetricInputError
+from untwine.nets.precision import FULL_PRECISION  # what representation_fn's codes are in
 
 RepresentationFn = Callable[[np.ndarray], Any]
 EncoderFn = Callable[[np.ndarray], tuple[Any, Any]]
 
 #: Images passed to the representation / encoder function per call.
 ENCODE_BATCH = 1024
-#: The precision of ``representation_fn`` and ``encoder_fn``: what every metric may read.
-FULL_PRECISION = "fp32"
 
 
 def accepts_reduced_precision(adapter: Callable[..., dict]) -> Callable[..., dict]:

@@ -18,13 +18,13 @@ from typing import Any
 from untwine.errors import CheckpointError, ConfigError
 from untwine.metrics._validate import MetricInputError
 from untwine.metrics.context import (
-    FULL_PRECISION,
     EncoderFn,
     EvalContext,
     RepresentationFn,
     accepts_reduced,
     reads_labels,
 )
+from untwine.nets.precision import FULL_PRECISION, check_precision
 from untwine.registry import METRICS
 
 #: Every built-in metric, in the order :func:`evaluate_run` computes them by default.
@@ -122,13 +122,6 @@ def resolve_settings(
             f"{', '.join(names)}; accepted: {', '.join(known)}"
         )
     return settings
-
-
-def _check_precision(precision: str) -> None:
-    if precision not in EVAL_PRECISIONS:
-        raise ConfigError(
-            f"precision: expected one of {', '.join(EVAL_PRECISIONS)} (got {precision!r})"
-        )
 
 
 def evaluate(
@@ -239,7 +232,7 @@ def evaluate_run(
     from untwine import load_run  # deferred: the training stack is heavy and optional here
     from untwine.train import runfolder
 
-    _check_precision(precision)
+    check_precision(precision, EVAL_PRECISIONS)
     selected = list(BUILTIN_METRICS if names is None else names)
     for name in selected:
         METRICS.get(name)  # an unknown name fails first, listing the known ones
@@ -294,7 +287,7 @@ def evaluate_folder(
     for name in selected:
         METRICS.get(name)
     resolve_settings(selected, overrides)  # a bad setting fails before the first run is loaded
-    _check_precision(precision)
+    check_precision(precision, EVAL_PRECISIONS)
     run_dirs = runfolder.find_run_dirs(folder)
     if not run_dirs:
         raise ConfigError(f"{folder}: no run folders (with config.yaml) at or below it")

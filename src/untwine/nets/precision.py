@@ -1,4 +1,17 @@
-"""Running networks in reduced precision: autocast around each network, float32 out of it.
+"""Precision: which names exist, what each means on a device, and networks run in it.
+
+Every precision decision of untwine is made here; a caller keeps only which names it
+accepts (a CLI's choices, ``Run``'s ``"run"``):
+
+- :data:`PRECISIONS` are the names a setting may hold; :func:`check_precision` refuses any
+  other with a one-line error naming the accepted ones.
+- :func:`resolve_precision` turns ``auto`` into ``bf16`` or ``fp32`` for a device (from what
+  its hardware has, :func:`bf16_units`) and refuses ``fp16``; training, the likelihood and
+  every other estimate resolve through it, so ``auto`` means the same thing everywhere.
+- :func:`recorded_precision` says what a saved ``config.yaml``'s value means (``auto`` there
+  predates the setting: float32).
+- :func:`prefers_channels_last` says which memory layout a precision's convolutions run in.
+- :func:`run_networks_in` / :func:`networks_in` run a module's networks in a precision (below).
 
 :func:`run_networks_in` makes every *network* of a module (each direct child module that
 has parameters: a model's ``encoder`` and ``decoder``, FactorVAE's ``discriminator``, any
@@ -28,12 +41,13 @@ What runs in which precision, and why:
 Networks whose parameters must not be rounded at all (a codebook compared by distance, say)
 are named in the owner's ``full_precision_children`` (a tuple of attribute names) and left
 alone. ``channels_last`` additionally stores the 4-D weights of convolutional networks and
-feeds them 4-D inputs in NHWC layout, which oneDNN's bfloat16 convolutions prefer.
+feeds them 4-D inputs in NHWC layout, which oneDNN's bfloat16 convolutions prefer; by default
+it follows the precision (:func:`prefers_channels_last`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from typing import Any
@@ -41,8 +55,83 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from untwine.errors import ConfigError
+
+# -- which precision ------------------------------------------------------------------------
+#: Every precision a setting may name: ``auto`` (resolved per device, :func:`resolve_precision`)
+#: and the three a network can run in. A caller accepts a subset (:func:`check_precision`).
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+#: float32: what exactness checks, reference digests and the metrics' reference codes use
+FULL_PRECISION = "fp32"
 #: the torch dtype each reduced precision runs networks in (fp32 runs them untouched)
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+#: Where bfloat16 matrix products run on dedicated units of a CPU (torch.cpu.get_capabilities):
+#: Intel AMX tiles or AVX512-BF16 dot products. Without them oneDNN emulates bfloat16 and
+#: the step is slower than in float32.
+CPU_BF16_UNITS = ("amx_bf16", "avx512_bf16")
+
+
+def check_precision(requested: str, accepted: Sequence[str] = PRECISIONS) -> None:
+    """A one-line ConfigError unless ``requested`` is one of ``accepted``."""
+    if requested not in accepted:
+        raise ConfigError(f"precision: expected one of {', '.join(accepted)} (got {requested!r})")
+
+
+def bf16_units(device: torch.device) -> bool:
+    """Whether ``device`` has hardware for bfloat16 matrix products (torch's own queries)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        caps = torch.cpu.get_capabilities()
+        return any(caps.get(flag, False) for flag in CPU_BF16_UNITS)
+    return False
+
+
+def resolve_precision(
+    requested: str, device: torch.device, accepted: Sequence[str] = PRECISIONS
+) -> str:
+    """What networks on ``device`` run in when ``requested`` (one of ``accepted``, else a
+    one-line ConfigError): ``auto`` is ``bf16`` where the device has bfloat16 units
+    (:func:`bf16_units`) and ``fp32`` elsewhere; an explicit value is kept.
+
+    ``bf16`` is allowed without the units (a run trained in bf16 elsewhere keeps its numerics
+    here, only slower). ``fp16`` is refused: float16 training needs loss scaling, which the
+    loop does not do, and on a CPU autocast float16 has no matrix units to run on: the bare
+    conv loop ran at 0.07x of float32 on an Intel Xeon with AMX-BF16 and AVX512-FP16
+    (bench/train_throughput.py).
+    """
+    check_precision(requested, accepted)
+    if requested == "auto":
+        return "bf16" if bf16_units(device) else FULL_PRECISION
+    if requested == "fp16":
+        why = (
+            "CPUs have no float16 matrix units torch uses (autocast float16 on a CPU is slower "
+            "than fp32)"
+            if device.type == "cpu"
+            else "float16 training needs loss scaling, which untwine does not do"
+        )
+        raise ConfigError(
+            f"precision: 'fp16' is not supported on {device.type}: {why}; use bf16 or auto"
+        )
+    return requested
+
+
+def recorded_precision(value: str) -> str:
+    """The precision a run's ``config.yaml`` says it trained in. Training always records the
+    resolved value; ``auto`` there means a run written before precision was a setting, all of
+    which trained in float32."""
+    return FULL_PRECISION if value == "auto" else value
+
+
+def prefers_channels_last(precision: str) -> bool:
+    """Whether convolutional networks run in NHWC layout: in bfloat16, where oneDNN's
+    convolutions prefer it (bench/train_throughput.py, Intel Xeon with AMX: the bare bf16 loop
+    1.93x fp32 in NHWC, 1.48x in NCHW); float32 keeps NCHW (0.96x with NHWC on an AVX2 CPU),
+    the layout its reference digests were recorded in."""
+    return precision == "bf16"
+
+
+# -- networks in a precision ----------------------------------------------------------------
 
 
 def networks(module: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -57,10 +146,14 @@ def networks(module: nn.Module) -> list[tuple[str, nn.Module]]:
 
 
 def run_networks_in(
-    module: nn.Module, precision: str, device_type: str, channels_last: bool = False
+    module: nn.Module, precision: str, device_type: str, channels_last: bool | None = None
 ) -> None:
     """Run every network of ``module`` (see :func:`networks`) in ``precision`` (``"fp32"``,
-    ``"bf16"`` or ``"fp16"``) on ``device_type``; calling it again replaces the setting."""
+    ``"bf16"`` or ``"fp16"``, resolved: see :func:`resolve_precision`) on ``device_type``,
+    convolutional ones in NHWC layout if ``channels_last`` (None: where the precision prefers
+    it, :func:`prefers_channels_last`); calling it again replaces the setting."""
+    if channels_last is None:
+        channels_last = prefers_channels_last(precision)
     module._precision_setting = (precision, device_type, channels_last)  # type: ignore[assignment]
     dtype = DTYPES.get(precision)
     for _, net in networks(module):
@@ -84,7 +177,7 @@ def precision_of(module: nn.Module) -> tuple[str, str | None, bool]:
 
 @contextmanager
 def networks_in(
-    module: nn.Module, precision: str, device_type: str, channels_last: bool = False
+    module: nn.Module, precision: str, device_type: str, channels_last: bool | None = None
 ) -> Iterator[nn.Module]:
     """:func:`run_networks_in` for the duration of a ``with`` block; the module's previous
     setting is restored afterwards (also when the block raises)."""

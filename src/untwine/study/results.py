@@ -21,6 +21,7 @@ from typing import Any, Literal
 from untwine.errors import ConfigError
 from untwine.study.driver import driver_running
 from untwine.study.index import StudyIndex, read_study_file
+from untwine.text import format_cell, text_table
 from untwine.train import runfolder
 from untwine.train.runfolder import NOT_HYPERPARAMETERS, NOT_SCORES, STATES, RunRecord
 
@@ -200,23 +201,7 @@ def format_rows(
     if fmt != "table":
         raise ConfigError(f"--format: expected table, csv or json (got {fmt!r})")
     shown = [c for c in columns if c != "error" or any(r.get("error") for r in rows)]
-    cells = [[_cell(r.get(c)) for c in shown] for r in rows]
-    widths = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(shown)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(shown, widths, strict=True)).rstrip()]
-    lines += [
-        "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in cells
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, dict | list):
-        return json.dumps(value, sort_keys=True)
-    return str(value)
+    return text_table([shown, *([format_cell(r.get(c)) for c in shown] for r in rows)])
 
 
 def report_records(folder: str | Path) -> list[RunRecord]:

@@ -28,19 +28,12 @@ from untwine.config import TrainConfig, nest, validate
 from untwine.data import GroundTruthData
 from untwine.errors import CheckpointError, ConfigError, TrainingError
 from untwine.files import WriteError, write_error
-from untwine.nets.precision import run_networks_in
+from untwine.nets.precision import recorded_precision, resolve_precision, run_networks_in
 from untwine.objectives import METHODS
 from untwine.train import checkpoint, runfolder
 from untwine.train.data import BatchStream
 from untwine.train.run import Run
-from untwine.train.runtime import (
-    channels_last,
-    configure_threads,
-    recorded_precision,
-    resolve_precision,
-    select_device,
-    tune_allocator,
-)
+from untwine.train.runtime import configure_threads, select_device, tune_allocator
 
 
 def train(
@@ -98,9 +91,7 @@ def _train(
     objective = method(cfg.method, model, len(data), cfg.optim).to(device)
     # the networks in cfg.precision, the loss in float32
     for module in [m for m in (model, objective, pretrain) if m is not None]:
-        run_networks_in(
-            module, cfg.precision, device.type, channels_last=channels_last(cfg.precision)
-        )
+        run_networks_in(module, cfg.precision, device.type)
     optimizer = torch.optim.Adam(
         model.parameters(),
         lr=cfg.optim.lr,

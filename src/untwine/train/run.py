@@ -17,15 +17,10 @@ from untwine.data import GroundTruthData
 from untwine.data.base import to_float
 from untwine.errors import CheckpointError, ConfigError, DataError
 from untwine.models import LatentModel
-from untwine.nets.precision import run_networks_in
+from untwine.nets.precision import check_precision, recorded_precision, run_networks_in
 from untwine.objectives import METHODS
 from untwine.train import checkpoint, runfolder
-from untwine.train.runtime import (
-    channels_last,
-    recorded_precision,
-    select_device,
-    tune_allocator,
-)
+from untwine.train.runtime import select_device, tune_allocator
 
 #: What :class:`Run` may run inference in: float32, or ``"run"``, the precision the run trained
 #: in. float32 is the default because the metrics are compared across runs and machines:
@@ -47,10 +42,7 @@ class Run:
             raise CheckpointError(f"{self.path}: not a run directory (no {runfolder.CONFIG})")
         self.config = TrainConfig.load(self.path / runfolder.CONFIG)
         self._device = select_device(device)
-        if precision not in INFERENCE_PRECISIONS:
-            raise ConfigError(
-                f"precision: expected one of {', '.join(INFERENCE_PRECISIONS)} (got {precision!r})"
-            )
+        check_precision(precision, INFERENCE_PRECISIONS)
         #: what inference runs the networks in: ``"run"`` (the precision the run trained in)
         #: or ``"fp32"`` (see :data:`INFERENCE_PRECISIONS`)
         self.precision = (
@@ -104,9 +96,7 @@ class Run:
         model = models.build(family, shape, self.config.model)
         model.load_state_dict(checkpoint.model_weights(state))
         model = model.to(self._device).eval()
-        run_networks_in(
-            model, self.precision, self._device.type, channels_last=channels_last(self.precision)
-        )
+        run_networks_in(model, self.precision, self._device.type)
         return model
 
     def dataset(self) -> GroundTruthData:

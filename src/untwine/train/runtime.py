@@ -1,4 +1,7 @@
-"""Where and how fast to run: device choice and CPU thread settings."""
+"""Where and how fast to run: device choice, CPU thread settings, the allocator.
+
+What the networks run in (precision) is :mod:`untwine.nets.precision`'s.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import os
 import torch
 
 from untwine.errors import ConfigError
+from untwine.nets.precision import CPU_BF16_UNITS
 
 
 def select_device(name: str = "auto") -> torch.device:
@@ -66,63 +70,6 @@ def tune_allocator(mmap_threshold: int = 1 << 30, trim_threshold: int = 1 << 30)
     ok_mmap = mallopt(_M_MMAP_THRESHOLD, ctypes.c_int(mmap_threshold))
     ok_trim = mallopt(_M_TRIM_THRESHOLD, ctypes.c_int(trim_threshold))
     return bool(ok_mmap and ok_trim)
-
-
-# -- precision ------------------------------------------------------------------------------
-#: Where bfloat16 matrix products run on dedicated units of a CPU (torch.cpu.get_capabilities):
-#: Intel AMX tiles or AVX512-BF16 dot products. Without them oneDNN emulates bfloat16 and
-#: the step is slower than in float32.
-CPU_BF16_UNITS = ("amx_bf16", "avx512_bf16")
-
-
-def bf16_units(device: torch.device) -> bool:
-    """Whether ``device`` has hardware for bfloat16 matrix products (torch's own queries)."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type == "cpu":
-        caps = torch.cpu.get_capabilities()
-        return any(caps.get(flag, False) for flag in CPU_BF16_UNITS)
-    return False
-
-
-def resolve_precision(requested: str, device: torch.device) -> str:
-    """The precision a run on ``device`` trains in: ``auto`` is ``bf16`` where the device has
-    bfloat16 units (:func:`bf16_units`) and ``fp32`` elsewhere; an explicit value is kept.
-
-    ``bf16`` is allowed without the units (a run trained in bf16 elsewhere keeps its numerics
-    here, only slower). ``fp16`` is refused: float16 training needs loss scaling, which the
-    loop does not do, and on a CPU autocast float16 has no matrix units to run on: the bare
-    conv loop ran at 0.07x of float32 on an Intel Xeon with AMX-BF16 and AVX512-FP16
-    (bench/train_throughput.py).
-    """
-    if requested == "auto":
-        return "bf16" if bf16_units(device) else "fp32"
-    if requested == "fp16":
-        why = (
-            "CPUs have no float16 matrix units torch uses (autocast float16 on a CPU is slower "
-            "than fp32)"
-            if device.type == "cpu"
-            else "float16 training needs loss scaling, which untwine does not do"
-        )
-        raise ConfigError(
-            f"precision: 'fp16' is not supported on {device.type}: {why}; use bf16 or auto"
-        )
-    return requested
-
-
-def channels_last(precision: str) -> bool:
-    """Whether convolutional networks run in NHWC layout: in bfloat16, where oneDNN's
-    convolutions prefer it (bench/train_throughput.py, Intel Xeon with AMX: the bare bf16 loop
-    1.93x fp32 in NHWC, 1.48x in NCHW); float32 keeps NCHW (0.96x with NHWC on an AVX2 CPU),
-    the layout its reference digests were recorded in."""
-    return precision == "bf16"
-
-
-def recorded_precision(value: str) -> str:
-    """The precision a run's ``config.yaml`` says it trained in. Training always records the
-    resolved value; ``auto`` there means a run written before precision was a setting, all of
-    which trained in float32."""
-    return "fp32" if value == "auto" else value
 
 
 def cpu_description() -> str:

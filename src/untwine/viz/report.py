@@ -37,6 +37,7 @@ import jinja2
 
 from untwine.files import atomic_write_text
 from untwine.models.base import ACTIVE_USAGE
+from untwine.text import format_cell
 from untwine.train import load_run
 from untwine.train.runfolder import LIKELIHOOD, read_log
 from untwine.version import __version__
@@ -62,14 +63,9 @@ FOLDER_FIGURES = "report-figures"
 
 
 def _fmt(value: Any) -> str:
-    """A value as a table cell shows it (and sorts it): floats to 4 significant digits."""
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, dict | list):
-        return json.dumps(value, sort_keys=True)
-    return str(value)
+    """A value as a table cell shows it (and sorts it): :func:`untwine.text.format_cell`, with an
+    empty cell for a missing value."""
+    return format_cell(value, missing="")
 
 
 def _score(value: float | None, missing: str = "") -> str:
