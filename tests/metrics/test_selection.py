@@ -97,3 +97,15 @@ def test_unlabelled_images_train_and_take_only_the_label_free_metrics(tmp_path):
     empty.mkdir()
     with pytest.raises(UntwineError, match=r"empty: no PNG or JPEG images, and no factors.csv"):
         untwine.data.load("folder", path=str(empty))
+
+
+def test_the_command_prints_the_ranking_and_json(folder, plugin_env, tmp_path):
+    from cli_helpers import untwine as run_cli
+
+    done = run_cli("select", str(folder), "--points", "64", "--json", env=plugin_env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    assert printed == json.loads((folder / "selection.json").read_text())
+    assert printed["by"] == "udr" and len(printed["runs"]) == 5
+    bad = run_cli("select", str(folder), "--by", "mig", env=plugin_env, cwd=tmp_path)
+    assert bad.returncode == 2 and bad.stderr.startswith("untwine: error: by: expected one of")

@@ -29,6 +29,7 @@ from untwine.errors import ConfigError
 from untwine.files import atomic_write_text
 from untwine.metrics._validate import MetricInputError
 from untwine.metrics.udr import udr_of_runs
+from untwine.text import format_cell, text_table
 from untwine.train import runfolder
 
 #: each score :func:`select` ranks by, and which end is better
@@ -142,11 +143,9 @@ def _unsupervised_scores(
 
 def format_selection(result: Mapping[str, Any]) -> str:
     """The selection as a text table, best first, and the chosen run."""
-    rows = result["runs"]
-    width = max(len(r["run"]) for r in rows)
-    lines = [f"{'rank':>4}  {'run':<{width}}  {'seed':>4}  {result['by']} ({result['better']})"]
-    for r in rows:
-        seed = "" if r["seed"] is None else str(r["seed"])
-        lines.append(f"{r['rank']:>4}  {r['run']:<{width}}  {seed:>4}  {r['score']:.4f}")
-    lines.append(f"chosen: {result['chosen']}")
-    return "\n".join(lines) + "\n"
+    header = ["rank", "run", "seed", f"{result['by']} ({result['better']})"]
+    rows = [
+        [str(r["rank"]), r["run"], format_cell(r["seed"], ""), f"{r['score']:.4f}"]
+        for r in result["runs"]
+    ]
+    return text_table([header, *rows], right={0, 2, 3}) + f"chosen: {result['chosen']}\n"
