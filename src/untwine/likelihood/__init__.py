@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from untwine import rundir
 from untwine.errors import ConfigError
 from untwine.likelihood.bits import bits_per_dim, uniform_dequantise
 from untwine.likelihood.importance import (
@@ -50,7 +51,6 @@ from untwine.likelihood.importance import (
 from untwine.models import density as _model
 from untwine.models.gaussian import index_code_mi
 from untwine.nets.precision import networks_in
-from untwine.train import runfolder
 from untwine.train import runtime as _runtime
 from untwine.train.runtime import channels_last
 
@@ -403,7 +403,7 @@ def estimate_code_bound(
     }
 
 
-RESULT_FILE = runfolder.LIKELIHOOD
+RESULT_FILE = rundir.LIKELIHOOD
 
 
 def run_dirs(path: str | Path) -> list[Path]:
@@ -423,7 +423,7 @@ def estimate_and_save(run_dir: str | Path, **options: Any) -> dict[str, Any]:
     """:func:`estimate`, then ``likelihood.json`` in the run directory (written atomically,
     so a failed estimate never replaces a good one)."""
     result = estimate(run_dir, **options)
-    runfolder.write_likelihood(run_dir, result)
+    rundir.write_likelihood(run_dir, result)
     return result
 
 
@@ -456,7 +456,7 @@ def estimate_path(path: str | Path, **options: Any) -> list[dict[str, Any]]:
 def read_saved(run: str | Path) -> dict[str, Any]:
     """The estimate saved in ``run``'s likelihood.json, as :func:`estimate` returned it (its
     ``run`` the directory as given now); a one-line ConfigError where there is none."""
-    saved = runfolder.read_likelihood(run)
+    saved = rundir.read_likelihood(run)
     if "log_px" not in saved:
         path = Path(run) / RESULT_FILE
         raise ConfigError(f"{path}: no saved estimate (run 'untwine likelihood {run}')")

@@ -38,7 +38,7 @@ import jinja2
 import untwine
 from untwine.files import atomic_write_text
 from untwine.models.base import ACTIVE_USAGE
-from untwine.train.runfolder import LIKELIHOOD, read_log
+from untwine.rundir import LIKELIHOOD, read_log
 from untwine.viz._figure import data_uri
 from untwine.viz.latents import FROM_METRICS, LatentSummary, kl_history, summarize_latents
 from untwine.viz.plots import (
@@ -520,7 +520,7 @@ def _distinct(values: Iterable[Any]) -> set[str]:
 
 
 #: The score column of a run's log p(x) (from its likelihood.json, see
-#: :func:`untwine.train.runfolder.likelihood_scores`), and the disentanglement scores drawn
+#: :func:`untwine.rundir.likelihood_scores`), and the disentanglement scores drawn
 #: beside it, the first present.
 LOG_PX = "likelihood.log_px"
 DISENTANGLEMENT = ("mig", "mig_full")
