@@ -26,6 +26,11 @@ One module per job:
 - :mod:`~untwine.rundir.scores`: metrics.json and likelihood.json, and their headline scores;
 - :mod:`~untwine.rundir.record`: a whole folder read into a :class:`RunRecord`;
 - :mod:`~untwine.rundir.lock`: the lock of the one process that trains a run.
+
+What needs checkpoints' contents or the loop stays in :mod:`untwine.train`: choosing a
+checkpoint that verifies to resume from (:func:`untwine.train.checkpoint.resume_checkpoint`),
+stopping on a signal (:mod:`untwine.train.signals`) and checking a folder
+(:func:`untwine.train.check.check`).
 """
 
 from untwine.rundir.layout import (

@@ -12,6 +12,8 @@ whole or not at all, whatever moment the process is killed. ``checksums.json`` h
 SHA-256 of every other file; :func:`load` and :func:`verify` check them, so a file damaged
 after it was written (a flipped bit, a truncated copy) is reported by name instead of
 loading wrong weights. Checkpoints written before checksums existed load unverified.
+:func:`resume_checkpoint` chooses the newest checkpoint that verifies, setting corrupt newer
+ones aside.
 
 Where checkpoints lie in a run folder (their folder and file names, which are complete, the
 newest) is the run folder's layout, :mod:`untwine.rundir.layout`, which finds them without
@@ -23,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +55,10 @@ SET_ASIDE = "corrupt-"
 
 class CorruptCheckpointError(CheckpointError):
     """A checkpoint file does not match the checksum written with it."""
+
+
+class RunWarning(UserWarning):
+    """Something about a run folder the user should know, which did not stop the work."""
 
 
 def gather(
@@ -232,3 +239,36 @@ def set_aside(path: Path) -> Path:
         shutil.rmtree(target)
     path.rename(target)
     return target
+
+
+def resume_checkpoint(run_dir: str | Path) -> Path:
+    """The newest checkpoint of the run whose files match their checksums.
+
+    Newer ones that do not verify are set aside (renamed ``corrupt-step-...``, kept for
+    inspection) with a :class:`RunWarning` naming each; with none left, a one-line
+    :class:`CheckpointError` naming the first problem.
+    """
+    found = complete_checkpoints(Path(run_dir))
+    if not found:
+        raise CheckpointError(f"{run_dir}: no checkpoint to resume from")
+    problems = []
+    for path in reversed(found):
+        try:
+            verify(path)
+        except CheckpointError as e:
+            problems.append((path, str(e)))
+            continue
+        for bad, why in problems:
+            aside = set_aside(bad)
+            warnings.warn(
+                f"{why}; resuming from {path.name} instead (the corrupt one is kept as "
+                f"{aside.name})",
+                RunWarning,
+                stacklevel=2,
+            )
+        return path
+    raise CheckpointError(
+        f"{run_dir}: no checkpoint verifies, cannot resume ({problems[0][1]}"
+        + (f"; and {len(problems) - 1} older" if len(problems) > 1 else "")
+        + ")"
+    )
