@@ -5,9 +5,10 @@ demo's settings over ten seeds), each with its MIG in metrics.json. The pairwise
 two runs is computed once (:func:`untwine.metrics.udr.udr_of_runs`); for every group of k
 seeds (all of them, for each k), a run's UDR within the group is the median of its pairwise
 scores against the group's other runs, exactly as if the group alone had been trained, and
-the group's pick is its highest UDR (k >= 3: between two runs UDR is one symmetric score). Printed per k: how often the pick has the group's best
-MIG (against 1/k by chance), and the pick's MIG against the group's median MIG (median over
-groups, and how often the pick is at least the median).
+the group's pick is its highest UDR (k >= 3: between two runs UDR is one symmetric score).
+Printed per k: how often the pick has the group's best MIG (against 1/k by chance), and the
+pick's MIG against the group's median MIG (median over groups, and how often the pick is at
+least the median).
 
     python bench/udr_selection.py studies/udr_selection [--points 10000] [--k 3 5]
 """

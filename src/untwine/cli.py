@@ -63,7 +63,7 @@ def train(
 ) -> None:
     """Train a model. Method settings follow as --name value (e.g. --beta 4)."""
     from untwine.train import train as run_training
-    from untwine.train.runfolder import RunInterrupted
+    from untwine.train.signals import RunInterrupted
 
     settings = {
         "dataset": dataset,
@@ -226,7 +226,7 @@ def select(
 def check(run_dir: Path = typer.Argument(..., help="run directory")) -> None:
     """Verify a run folder: config, status, log and every checkpoint's checksums.
     Exits with status 1 when something is wrong."""
-    from untwine.train.runfolder import check as check_run
+    from untwine.train.check import check as check_run
 
     problems, notes = check_run(run_dir)
     for note in notes:

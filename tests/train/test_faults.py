@@ -23,9 +23,11 @@ from cli_helpers import untwine as untwine_cli
 from safetensors.torch import load_file
 
 import untwine
+from untwine import rundir
 from untwine.errors import CheckpointError
 from untwine.files import WriteError
-from untwine.train import checkpoint, runfolder
+from untwine.train import checkpoint
+from untwine.train.check import check
 
 SMALL = dict(method="betavae", beta=1.0, batch_size=8, seed=0, progress=False, threads=1)
 
@@ -58,8 +60,8 @@ def _wait_for(predicate, timeout: float = 120.0) -> None:
 # -- 1. two writers, one folder -------------------------------------------------------------
 HOLDER = """
     import sys, time
-    from untwine.train import runfolder
-    with runfolder.owned(sys.argv[1]):
+    from untwine import rundir
+    with rundir.owned(sys.argv[1]):
         print("HOLDING", flush=True)
         time.sleep(600)
 """
@@ -71,7 +73,7 @@ def test_a_second_writer_is_refused_by_name_and_readers_go_on(tmp_path, plugin_e
     holder = _spawn(HOLDER, plugin_env, str(out))
     try:
         assert holder.stdout.readline().strip() == "HOLDING"
-        with pytest.raises(runfolder.RunBusyError, match=rf"pid {holder.pid} on "):
+        with pytest.raises(rundir.RunBusyError, match=rf"pid {holder.pid} on "):
             untwine.train("test-squares", steps=4, out=out, resume=True, **SMALL)
         proc = untwine_cli(
             "train", "--dataset", "test-squares", "--method", "betavae", "--steps", "4",
@@ -80,25 +82,25 @@ def test_a_second_writer_is_refused_by_name_and_readers_go_on(tmp_path, plugin_e
         line = _one_line_error(proc)
         assert f"pid {holder.pid} on {socket.gethostname()}" in line
         # Readers take no lock: status, check and the run itself still read.
-        assert runfolder.lock_holder(out)["pid"] == holder.pid
-        problems, notes = runfolder.check(out)
+        assert rundir.lock_holder(out)["pid"] == holder.pid
+        problems, notes = check(out)
         assert not problems and any(f"pid {holder.pid}" in n for n in notes)
         assert untwine.load_run(out).step == 2
-        assert len(runfolder.read_log(out)) == 1  # nothing was appended by the refused runs
+        assert len(rundir.read_log(out)) == 1  # nothing was appended by the refused runs
     finally:
         holder.kill()
         holder.wait()
         holder.stdout.close()
         holder.stderr.close()
     # The kernel released the lock of the killed holder: training goes on.
-    assert runfolder.lock_holder(out) is None
+    assert rundir.lock_holder(out) is None
     assert untwine.train("test-squares", steps=4, out=out, resume=True, **SMALL).step == 4
 
 
 def test_the_lock_is_reentrant_in_one_process_and_leaves_no_folder_on_failure(tmp_path):
     out = tmp_path / "r"
-    with runfolder.owned(out), runfolder.owned(out):  # a study worker around train()
-        assert runfolder.lock_holder(out)["pid"] == os.getpid()
+    with rundir.owned(out), rundir.owned(out):  # a study worker around train()
+        assert rundir.lock_holder(out)["pid"] == os.getpid()
     with pytest.raises(CheckpointError, match="no checkpoint to resume from"):
         untwine.train("test-squares", steps=4, out=out / "new", resume=True, **SMALL)
     assert not (out / "new").exists()
@@ -123,7 +125,7 @@ def test_a_corrupt_checkpoint_is_named_and_resume_falls_back_bit_exactly(tmp_pat
     proc = untwine_cli("check", str(out), env=plugin_env, cwd=tmp_path)
     assert proc.returncode == 1 and f"PROBLEM  {bad}: corrupt" in proc.stdout, proc.stdout
 
-    with pytest.warns(runfolder.RunWarning, match=r"step-00000006.*resuming from step-00000004"):
+    with pytest.warns(checkpoint.RunWarning, match=r"step-00000006.*resuming from step-00000004"):
         run = untwine.train("test-squares", steps=8, resume=True, **settings)
     a = load_file(str(checkpoint.latest(ref.path) / checkpoint.TENSORS))
     b = load_file(str(checkpoint.latest(out) / checkpoint.TENSORS))
@@ -177,23 +179,23 @@ def test_sigterm_finishes_the_step_checkpoints_and_exits_143(tmp_path, plugin_en
         stderr=subprocess.PIPE,
         text=True,
     )
-    _wait_for(lambda: len(runfolder.read_log(out)) >= 3)
+    _wait_for(lambda: len(rundir.read_log(out)) >= 3)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 128 + signal.SIGTERM, err
     assert "Traceback" not in err and "checkpoint written; continue with --resume" in err
-    status = runfolder.read_status(out)
+    status = rundir.read_status(out)
     assert status["state"] == "interrupted"
     latest = checkpoint.latest(out)
-    assert checkpoint.step_of(latest) == status["step"] == runfolder.read_log(out)[-1]["step"]
+    assert checkpoint.step_of(latest) == status["step"] == rundir.read_log(out)[-1]["step"]
     checkpoint.verify(latest)
-    assert runfolder.read_record(out).state == "interrupted"
+    assert rundir.read_record(out).state == "interrupted"
 
 
 def test_a_second_signal_exits_at_once(tmp_path, plugin_env):
     out = tmp_path / "t2"
     proc = _spawn(TRAINER, plugin_env, str(out))
-    _wait_for(lambda: len(runfolder.read_log(out)) >= 2)
+    _wait_for(lambda: len(rundir.read_log(out)) >= 2)
     proc.send_signal(signal.SIGTERM)
     assert proc.stdout.readline().strip() == "WRITING"  # stopping: the checkpoint is written
     started = time.time()
@@ -201,7 +203,7 @@ def test_a_second_signal_exits_at_once(tmp_path, plugin_env):
     proc.communicate(timeout=20)
     assert proc.returncode == -signal.SIGTERM and time.time() - started < 10
     assert checkpoint.latest(out) is None  # the half-written checkpoint never appeared
-    assert runfolder.read_record(out).state == "interrupted"  # its owner is gone
+    assert rundir.read_record(out).state == "interrupted"  # its owner is gone
 
 
 # -- 4. a full disk ---------------------------------------------------------------------------
@@ -223,7 +225,7 @@ def test_a_failed_checkpoint_write_is_one_line_and_keeps_the_previous(tmp_path, 
     assert "\n" not in message
     assert message.startswith(f"{out / 'checkpoints' / 'step-00000004' / checkpoint.TENSORS}: ")
     assert "No space left on device" in message and "MiB free there" in message
-    assert runfolder.read_status(out)["state"] == "failed"
+    assert rundir.read_status(out)["state"] == "failed"
     assert [p.name for p in (out / "checkpoints").iterdir()] == ["step-00000002"]
     checkpoint.verify(out / "checkpoints" / "step-00000002")
     monkeypatch.undo()
@@ -255,7 +257,7 @@ def test_a_full_disk_is_one_line_from_the_command_line(small_filesystem, plugin_
     line = _one_line_error(untwine_cli(*args, env=plugin_env, cwd=tmp_path))
     assert f"{out / 'checkpoints' / 'step-00000002'}" in line
     assert "No space left on device" in line and "MiB free there" in line
-    assert runfolder.read_status(out)["state"] == "failed"
+    assert rundir.read_status(out)["state"] == "failed"
     assert not list((out / "checkpoints").iterdir())  # no partial checkpoint left
     line = _one_line_error(untwine_cli(*args, "--resume", env=plugin_env, cwd=tmp_path))
     assert "no checkpoint to resume from" in line

@@ -6,20 +6,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from untwine import rundir
 from untwine.errors import ConfigError, UntwineError
 from untwine.likelihood.estimator import DEFAULT_PRECISION, LIKELIHOOD_PRECISIONS, estimate
 from untwine.nets.precision import check_precision
-from untwine.train import runfolder
 
-RESULT_FILE = runfolder.LIKELIHOOD
+RESULT_FILE = rundir.LIKELIHOOD
 
 
 def run_dirs(path: str | Path) -> list[Path]:
     """``path`` if it is a run directory, else every run directory below it, sorted, as
-    :func:`untwine.train.runfolder.find_run_dirs` finds them (run folders do not nest, so a VQ
+    :func:`untwine.train.rundir.find_run_dirs` finds them (run folders do not nest, so a VQ
     run's ``prior/`` run is part of it; hidden folders such as a study's ``.jobs`` are not
     searched)."""
-    found = runfolder.find_run_dirs(path)
+    found = rundir.find_run_dirs(path)
     if not found:
         raise ConfigError(f"{path}: not a run directory and no run directories below it")
     return found
@@ -29,7 +29,7 @@ def estimate_and_save(run_dir: str | Path, **options: Any) -> dict[str, Any]:
     """:func:`estimate`, then ``likelihood.json`` in the run directory (written atomically,
     so a failed estimate never replaces a good one)."""
     result = estimate(run_dir, **options)
-    runfolder.write_likelihood(run_dir, result)
+    rundir.write_likelihood(run_dir, result)
     return result
 
 
@@ -60,7 +60,7 @@ def estimate_path(path: str | Path, **options: Any) -> list[dict[str, Any]]:
 def read_saved(run: str | Path) -> dict[str, Any]:
     """The estimate saved in ``run``'s likelihood.json, as :func:`estimate` returned it (its
     ``run`` the directory as given now); a one-line ConfigError where there is none."""
-    saved = runfolder.read_likelihood(run)
+    saved = rundir.read_likelihood(run)
     if "log_px" not in saved:
         path = Path(run) / RESULT_FILE
         raise ConfigError(f"{path}: no saved estimate (run 'untwine likelihood {run}')")

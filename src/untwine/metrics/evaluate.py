@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from untwine import rundir
 from untwine.errors import CheckpointError, ConfigError
 from untwine.metrics._validate import MetricInputError
 from untwine.metrics.context import (
@@ -230,7 +231,6 @@ def evaluate_run(
     metric, and every metric of an fp32 run, reads float32 codes. ``"fp32"``: all float32.
     """
     from untwine import load_run  # deferred: the training stack is heavy and optional here
-    from untwine.train import runfolder
 
     check_precision(precision, EVAL_PRECISIONS)
     selected = list(BUILTIN_METRICS if names is None else names)
@@ -258,7 +258,7 @@ def evaluate_run(
         reduced=reduced,
         **overrides,
     )
-    runfolder.merge_metrics(run_dir, results)
+    rundir.merge_metrics(run_dir, results)
     return results
 
 
@@ -278,8 +278,6 @@ def evaluate_folder(
     and the others still run. A folder holding no run folder is a one-line error.
     ``precision``: as for :func:`evaluate_run`.
     """
-    from untwine.train import runfolder
-
     folder = Path(folder)
     if not folder.is_dir():
         raise CheckpointError(f"{folder}: no such run directory or folder")
@@ -288,13 +286,13 @@ def evaluate_folder(
         METRICS.get(name)
     resolve_settings(selected, overrides)  # a bad setting fails before the first run is loaded
     check_precision(precision, EVAL_PRECISIONS)
-    run_dirs = runfolder.find_run_dirs(folder)
+    run_dirs = rundir.find_run_dirs(folder)
     if not run_dirs:
         raise ConfigError(f"{folder}: no run folders (with config.yaml) at or below it")
     rows = []
     for run_dir in run_dirs:
         name = str(run_dir.relative_to(folder)) if run_dir != folder else run_dir.name
-        row: dict[str, Any] = {"run": name, "step": runfolder.step(run_dir)}
+        row: dict[str, Any] = {"run": name, "step": rundir.step(run_dir)}
         try:
             results = evaluate_run(run_dir, selected, seed, precision, **overrides)
         except CheckpointError as e:
@@ -302,6 +300,6 @@ def evaluate_folder(
                 raise
             row["error"] = str(e)
         else:
-            row.update(runfolder.headline_scores(results))
+            row.update(rundir.headline_scores(results))
         rows.append(row)
     return rows

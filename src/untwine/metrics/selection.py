@@ -25,12 +25,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from untwine import rundir
 from untwine.errors import ConfigError
 from untwine.files import atomic_write_text
 from untwine.metrics._validate import MetricInputError
 from untwine.metrics.udr import udr_of_runs
 from untwine.text import format_cell, text_table
-from untwine.train import runfolder
 
 #: each score :func:`select` ranks by, and which end is better
 SCORES = {
@@ -48,7 +48,7 @@ NOT_SETTING = ("seed",)
 def setting_of(config: Mapping[str, Any]) -> dict[str, Any]:
     """The hyperparameters of a run's config that make its setting: all but the seed (and
     the settings that are not hyperparameters), the dataset's options included."""
-    params = {k: v for k, v in runfolder.flat_params(config).items() if k not in NOT_SETTING}
+    params = {k: v for k, v in rundir.flat_params(config).items() if k not in NOT_SETTING}
     options = (config.get("dataset") or {}).get("options") or {}
     if options:
         params["dataset_options"] = options
@@ -65,14 +65,14 @@ def select(
     folder = Path(folder)
     if by not in SCORES:
         raise ConfigError(f"by: expected one of {', '.join(SCORES)} (got {by!r})")
-    records = [r for r in runfolder.read_records(folder) if r.has_checkpoint]
+    records = [r for r in rundir.read_records(folder) if r.has_checkpoint]
     if len(records) < 2:
         found = f"only {records[0].path}" if records else "none"
         raise MetricInputError(
             f"{folder}: selection ranks several trained runs, found {found} (a run folder "
             "with a checkpoint)"
         )
-    groups: dict[str, list[runfolder.RunRecord]] = {}
+    groups: dict[str, list[rundir.RunRecord]] = {}
     for record in records:
         key = json.dumps(setting_of(record.config), sort_keys=True, default=str)
         groups.setdefault(key, []).append(record)
@@ -115,7 +115,7 @@ def select(
 
 
 def _udr_scores(
-    groups: Mapping[str, list[runfolder.RunRecord]], num_points: int, seed: int
+    groups: Mapping[str, list[rundir.RunRecord]], num_points: int, seed: int
 ) -> dict[Path, float]:
     scores: dict[Path, float] = {}
     for group in groups.values():
@@ -130,7 +130,7 @@ def _udr_scores(
 
 
 def _unsupervised_scores(
-    records: list[runfolder.RunRecord], by: str, num_points: int, seed: int
+    records: list[rundir.RunRecord], by: str, num_points: int, seed: int
 ) -> dict[Path, float]:
     from untwine.metrics.evaluate import evaluate_run
 

@@ -25,12 +25,12 @@ from typing import Any
 
 import yaml
 
+from untwine import rundir
 from untwine.errors import ConfigError, UntwineError
 from untwine.files import atomic_write_text
 from untwine.study.index import STUDY_FILE, StudyIndex
 from untwine.study.runner import make_job, stale_likelihood, stale_metrics
 from untwine.study.spec import Cell, StudySpec, expand, run_dir, varying_keys
-from untwine.train import runfolder
 
 LOCK_FILE = ".lock"
 
@@ -90,7 +90,7 @@ class StudyDriver:
             # Refresh every current cell from its folder: the folders may have changed while
             # no driver ran (a rebuild is cheap, but this keeps other runs' rows as they are).
             self.index.put(
-                runfolder.read_record(run_dir(self.study_dir, c.id), settings=c.settings)
+                rundir.read_record(run_dir(self.study_dir, c.id), settings=c.settings)
                 for c in self.cells
             )
             self.index.set_in_spec(self.by_id)
@@ -137,15 +137,15 @@ class StudyDriver:
         todo = []
         for cell in self.cells:
             folder = run_dir(self.study_dir, cell.id)
-            record = runfolder.read_cell(folder)
+            record = rundir.read_cell(folder)
             stale = stale_metrics(
-                runfolder.read_metrics(folder),
+                rundir.read_metrics(folder),
                 self.spec.metrics,
                 self.spec.metric_options,
                 self.spec.metric_seed,
             )
             wanted = self.likelihood_options
-            if wanted is not None and stale_likelihood(runfolder.read_likelihood(folder), wanted):
+            if wanted is not None and stale_likelihood(rundir.read_likelihood(folder), wanted):
                 stale.append("likelihood")
             if record.get("state") != "done" or stale:
                 todo.append(cell)
@@ -179,7 +179,7 @@ class StudyDriver:
     def started(self, cell: Cell, backend: str, threads: int) -> None:
         """Record that ``cell`` was handed to a worker."""
         folder = run_dir(self.study_dir, cell.id)
-        record = runfolder.read_cell(folder)
+        record = rundir.read_cell(folder)
         record.update(
             id=cell.id,
             settings=cell.settings,
@@ -194,12 +194,12 @@ class StudyDriver:
     def finished(self, cell: Cell, result: dict[str, Any]) -> None:
         """Record a worker's result (or the driver's account of a worker that died)."""
         folder = run_dir(self.study_dir, cell.id)
-        if result.get("metrics") and not runfolder.read_metrics(folder):
+        if result.get("metrics") and not rundir.read_metrics(folder):
             # A worker on another machine without a shared filesystem: keep its scores here.
-            runfolder.merge_metrics(folder, result["metrics"])
-        if result.get("likelihood") and not runfolder.read_likelihood(folder):
-            runfolder.write_likelihood(folder, result["likelihood"])
-        record = runfolder.read_cell(folder)
+            rundir.merge_metrics(folder, result["metrics"])
+        if result.get("likelihood") and not rundir.read_likelihood(folder):
+            rundir.write_likelihood(folder, result["likelihood"])
+        record = rundir.read_cell(folder)
         state = result.get("state", "failed")
         attempt = record.setdefault("attempts", [{}])[-1]
         attempt.update(
@@ -223,9 +223,9 @@ class StudyDriver:
         self.on_event(self._describe(cell, state, result))
 
     def _write(self, folder: Path, record: dict[str, Any]) -> None:
-        runfolder.write_cell(folder, record)
+        rundir.write_cell(folder, record)
         assert self.index is not None
-        self.index.put([runfolder.read_record(folder)])
+        self.index.put([rundir.read_record(folder)])
 
     def _describe(self, cell: Cell, state: str, result: dict[str, Any]) -> str:
         done = len(self.outcomes)

@@ -3,7 +3,7 @@
 The run folders are the source of truth: ``runs/<id>/cell.json`` (the driver's record of the
 cell: state, error, attempts, wall time), ``config.yaml``, ``status.json`` and
 ``metrics.json``; ``study.yaml`` lists the cells of the current spec. The index is filled
-only from what :func:`untwine.train.runfolder.read_record` reads there — live, by the driver
+only from what :func:`untwine.rundir.read_record` reads there — live, by the driver
 after each change, and by :func:`rebuild` — so a rebuilt index equals the live one. Only the
 driver writes it (workers never open it); every change is one SQLite transaction, so a kill
 at any moment leaves either the old or the new state. A missing, corrupt or outdated index
@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from untwine.train.runfolder import RunRecord, metric_scalars, read_record
+from untwine.rundir import RunRecord, metric_scalars, read_record
 
 #: Bumped when the schema changes; an index of another version is rebuilt.
 SCHEMA_VERSION = 1

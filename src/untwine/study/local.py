@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from untwine import rundir
 from untwine.files import read_json_dict
 from untwine.study.driver import StudyDriver
 from untwine.study.runner import thread_env
 from untwine.study.spec import Cell, run_dir
-from untwine.train import runfolder
 from untwine.train.runtime import available_cores
 
 #: Seconds a worker gets to record its run as interrupted after SIGTERM before SIGKILL.
@@ -121,7 +121,7 @@ def _collect(worker: _Worker) -> dict[str, Any]:
     worker.job_path.unlink(missing_ok=True)
     if result:
         return result
-    step = runfolder.step(worker.folder)
+    step = rundir.step(worker.folder)
     if code in (128 + signal.SIGTERM, 128 + signal.SIGINT):  # stopped with a checkpoint
         return {
             "id": worker.cell.id,

@@ -18,12 +18,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from untwine import rundir
 from untwine.errors import ConfigError
+from untwine.rundir import NOT_HYPERPARAMETERS, NOT_SCORES, STATES, RunRecord
 from untwine.study.driver import driver_running
 from untwine.study.index import StudyIndex, read_study_file
 from untwine.text import format_cell, text_table
-from untwine.train import runfolder
-from untwine.train.runfolder import NOT_HYPERPARAMETERS, NOT_SCORES, STATES, RunRecord
 
 Row = dict[str, Any]
 
@@ -51,7 +51,7 @@ def status(study_dir: str | Path) -> dict[str, Any]:
     """``{"counts": {state: n}, "runs": [{id, status, step, steps, error}], "driver": bool}``.
 
     Runs the index holds as running are read again from their folders: their state by
-    :func:`untwine.train.runfolder.run_state` (a run whose driver died is interrupted) and
+    :func:`untwine.rundir.run_state` (a run whose driver died is interrupted) and
     the step they have reached.
     """
     study_dir = Path(study_dir)
@@ -61,7 +61,7 @@ def status(study_dir: str | Path) -> dict[str, Any]:
     runs = []
     for r in records:
         if r.state == "running":
-            live = runfolder.read_record(r.path)
+            live = rundir.read_record(r.path)
             r.state, r.step = live.state, live.step if live.step is not None else r.step
         runs.append(
             {"id": r.id, "status": r.state, "step": r.step, "steps": r.steps, "error": r.error}
@@ -210,7 +210,7 @@ def report_records(folder: str | Path) -> list[RunRecord]:
     yet (``pending``); runs of cells no longer in the spec are left out. Where the index
     cannot be read, the run folders alone are shown."""
     folder = Path(folder)
-    records = runfolder.read_records(folder)
+    records = rundir.read_records(folder)
 
     try:
         states = {run["id"]: run for run in status(folder)["runs"]}

@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from untwine import rundir
+
 #: Environment variables that size the thread pools of the numeric libraries. Set before torch
 #: is imported in a worker so that N workers x T threads never exceeds the cores.
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -66,9 +68,7 @@ def run_cell(job: dict[str, Any]) -> dict[str, Any]:
     out = Path(job["config"]["out"])
     result: dict[str, Any] = {"id": job["id"], "pid": os.getpid(), "resumed_from": 0}
     try:
-        from untwine.train import runfolder
-
-        with runfolder.owned(out):  # training and evaluation: nobody else writes the folder
+        with rundir.owned(out):  # training and evaluation: nobody else writes the folder
             _run_cell(job, out, threads, result)
         result["state"] = "done"
     except KeyboardInterrupt:
@@ -76,7 +76,7 @@ def run_cell(job: dict[str, Any]) -> dict[str, Any]:
     except Exception as e:  # noqa: BLE001 - any failure of one run is recorded, not fatal
         result["state"] = "failed"
         result["error"] = one_line_error(e)
-        result["step"] = _step_of(out)
+        result["step"] = rundir.step(out)
         _write_traceback(out)
     result["wall_s"] = round(time.time() - started, 3)
     return result
@@ -86,33 +86,32 @@ def _run_cell(job: dict[str, Any], out: Path, threads: int, result: dict[str, An
     """Train (or resume) the job's run and evaluate its stale metrics, into ``result``."""
     import torch
 
-    from untwine.train import checkpoint, runfolder
     from untwine.train.runtime import configure_threads
 
     # Before any torch work, so the first parallel op already uses the worker's share.
     configure_threads(threads)
     result["threads"] = torch.get_num_threads()
     config = _config_for(job["config"], out)
-    latest = checkpoint.latest(out) if out.exists() else None
-    result["resumed_from"] = 0 if latest is None else checkpoint.step_of(latest)
+    latest = rundir.latest_checkpoint(out) if out.exists() else None
+    result["resumed_from"] = 0 if latest is None else rundir.checkpoint_step(latest)
     result["trained"] = result["resumed_from"] < config.steps
     run = _train(config, resume=latest is not None, threads=threads)
     result["step"] = run.step
     stale = stale_metrics(
-        runfolder.read_metrics(out), job["metrics"], job["metric_options"], job["metric_seed"]
+        rundir.read_metrics(out), job["metrics"], job["metric_options"], job["metric_seed"]
     )
     if stale:
         from untwine.metrics import evaluate_run  # deferred: metrics are optional work
 
         evaluate_run(out, stale, seed=job["metric_seed"], **job["metric_options"])
-    result["metrics"] = runfolder.read_metrics(out)
+    result["metrics"] = rundir.read_metrics(out)
     options = job.get("likelihood")
-    if options is not None and stale_likelihood(runfolder.read_likelihood(out), options):
+    if options is not None and stale_likelihood(rundir.read_likelihood(out), options):
         from untwine.likelihood import estimate_and_save  # deferred like the metrics
 
         estimate_and_save(out, **options)
     if options is not None:
-        result["likelihood"] = runfolder.read_likelihood(out)
+        result["likelihood"] = rundir.read_likelihood(out)
 
 
 def _config_for(raw: dict[str, Any], out: Path):
@@ -164,12 +163,6 @@ def one_line_error(e: BaseException) -> str:
     """``Type: message`` on one line (the first line of a multi-line message)."""
     message = str(e).strip().splitlines()[0] if str(e).strip() else ""
     return f"{type(e).__name__}: {message}" if message else type(e).__name__
-
-
-def _step_of(out: Path) -> int:
-    from untwine.train import runfolder
-
-    return runfolder.step(out)
 
 
 def _write_traceback(out: Path) -> None:

@@ -24,7 +24,7 @@ the entries are a union, and a cell produced twice is kept once. Every cell is c
 
 Each cell is validated into a :class:`TrainConfig` before anything trains, and is named by a
 stable id: the hash of its canonical JSON config without the settings that leave the trained
-weights unchanged (:data:`untwine.train.runfolder.NOT_HYPERPARAMETERS`). The same config
+weights unchanged (:data:`untwine.rundir.NOT_HYPERPARAMETERS`). The same config
 gives the same id whatever the key order or how the value was written (``4`` and ``4.0``),
 so re-running a study skips finished cells and a new axis value adds only new cells. Because
 the id hashes the *complete* config, defaults included, a change of a default in a later
@@ -52,7 +52,7 @@ from untwine.config import (
     validate,
 )
 from untwine.errors import ConfigError
-from untwine.train.runfolder import NOT_HYPERPARAMETERS
+from untwine.rundir import NOT_HYPERPARAMETERS
 
 #: Settings the study sets itself, per cell.
 RESERVED = {"seed": "use 'seeds: [...]' at the top level", "out": "the study names run folders"}
@@ -222,7 +222,7 @@ def cell_id(config: TrainConfig) -> str:
     """A stable id for a config: ``<method>-<12 hex digits of sha256>``.
 
     The hash covers the canonical JSON (sorted keys, compact) of the complete config except
-    :data:`~untwine.train.runfolder.NOT_HYPERPARAMETERS` and later settings left at their
+    :data:`~untwine.rundir.NOT_HYPERPARAMETERS` and later settings left at their
     defaults (:data:`ORIGINAL_SETTINGS`), so it changes exactly when something that affects
     training changes. The *requested* precision is hashed, so an id never depends on the
     machine.

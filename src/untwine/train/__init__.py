@@ -1,4 +1,5 @@
-"""Training: the loop, checkpoints and run directories."""
+"""Training: the loop, checkpoints, and a trained run read back (a run folder's files are
+untwine.rundir's)."""
 
 from untwine.train.loop import train
 from untwine.train.run import Run, load_run

@@ -12,6 +12,12 @@ whole or not at all, whatever moment the process is killed. ``checksums.json`` h
 SHA-256 of every other file; :func:`load` and :func:`verify` check them, so a file damaged
 after it was written (a flipped bit, a truncated copy) is reported by name instead of
 loading wrong weights. Checkpoints written before checksums existed load unverified.
+:func:`resume_checkpoint` chooses the newest checkpoint that verifies, setting corrupt newer
+ones aside.
+
+Where checkpoints lie in a run folder (their folder and file names, which are complete, the
+newest) is the run folder's layout, :mod:`untwine.rundir.layout`, which finds them without
+torch; the names below are taken from there.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -30,20 +37,28 @@ from safetensors.torch import save as safetensors_bytes
 from untwine.data import GroundTruthData
 from untwine.errors import CheckpointError
 from untwine.files import atomic_directory, write_synced
+from untwine.rundir import layout
 from untwine.version import __version__
 
-#: The folder of a run that holds its checkpoints.
-ROOT = "checkpoints"
-TENSORS = "tensors.safetensors"
-STATE = "state.json"
-CHECKSUMS = "checksums.json"
-PREFIX = "step-"
+ROOT = layout.CHECKPOINTS
+TENSORS = layout.CHECKPOINT_TENSORS
+STATE = layout.CHECKPOINT_STATE
+CHECKSUMS = layout.CHECKPOINT_CHECKSUMS
+PREFIX = layout.CHECKPOINT_PREFIX
+name_of = layout.checkpoint_name
+step_of = layout.checkpoint_step
+complete_checkpoints = layout.complete_checkpoints
+latest = layout.latest_checkpoint
 #: A corrupt checkpoint set aside on resume keeps its step in its name but is no longer one.
 SET_ASIDE = "corrupt-"
 
 
 class CorruptCheckpointError(CheckpointError):
     """A checkpoint file does not match the checksum written with it."""
+
+
+class RunWarning(UserWarning):
+    """Something about a run folder the user should know, which did not stop the work."""
 
 
 def gather(
@@ -120,16 +135,6 @@ def read_meta(path: Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: unreadable checkpoint ({e})") from None
 
 
-def name_of(step: int) -> str:
-    """The folder name of the checkpoint of ``step``: ``step-00001000``."""
-    return f"{PREFIX}{step:08d}"
-
-
-def step_of(path: Path) -> int:
-    """The step of a checkpoint folder, read from its name (the one place that parses it)."""
-    return int(Path(path).name.removeprefix(PREFIX))
-
-
 def flatten(tree: Any, tensors: dict[str, torch.Tensor], prefix: str) -> Any:
     """Replace every tensor in a nested dict/list by a reference into ``tensors``."""
     if isinstance(tree, torch.Tensor):
@@ -176,33 +181,12 @@ def save(run_dir: Path, step: int, state: dict[str, Any], keep: int) -> Path:
     return final
 
 
-def complete_checkpoints(run_dir: Path) -> list[Path]:
-    """Complete checkpoint directories of a run, oldest first."""
-    root = Path(run_dir) / ROOT
-    if not root.is_dir():
-        return []
-    found = [
-        p
-        for p in root.iterdir()
-        if p.is_dir()
-        and p.name.startswith(PREFIX)
-        and (p / STATE).is_file()
-        and (p / TENSORS).is_file()
-    ]
-    return sorted(found, key=lambda p: p.name)
-
-
 def clean_partial(run_dir: Path) -> None:
     """Remove temporary directories left by a process killed while checkpointing."""
     root = Path(run_dir) / ROOT
     if root.is_dir():
         for p in root.glob(".tmp-*"):
             shutil.rmtree(p, ignore_errors=True)
-
-
-def latest(run_dir: Path) -> Path | None:
-    found = complete_checkpoints(run_dir)
-    return found[-1] if found else None
 
 
 def _sha256(payload: bytes) -> str:
@@ -255,3 +239,36 @@ def set_aside(path: Path) -> Path:
         shutil.rmtree(target)
     path.rename(target)
     return target
+
+
+def resume_checkpoint(run_dir: str | Path) -> Path:
+    """The newest checkpoint of the run whose files match their checksums.
+
+    Newer ones that do not verify are set aside (renamed ``corrupt-step-...``, kept for
+    inspection) with a :class:`RunWarning` naming each; with none left, a one-line
+    :class:`CheckpointError` naming the first problem.
+    """
+    found = complete_checkpoints(Path(run_dir))
+    if not found:
+        raise CheckpointError(f"{run_dir}: no checkpoint to resume from")
+    problems = []
+    for path in reversed(found):
+        try:
+            verify(path)
+        except CheckpointError as e:
+            problems.append((path, str(e)))
+            continue
+        for bad, why in problems:
+            aside = set_aside(bad)
+            warnings.warn(
+                f"{why}; resuming from {path.name} instead (the corrupt one is kept as "
+                f"{aside.name})",
+                RunWarning,
+                stacklevel=2,
+            )
+        return path
+    raise CheckpointError(
+        f"{run_dir}: no checkpoint verifies, cannot resume ({problems[0][1]}"
+        + (f"; and {len(problems) - 1} older" if len(problems) > 1 else "")
+        + ")"
+    )

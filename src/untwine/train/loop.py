@@ -23,17 +23,18 @@ import torch
 from tqdm.auto import tqdm
 
 from untwine import data as datasets
-from untwine import models, nets
+from untwine import models, nets, rundir
 from untwine.config import TrainConfig, nest, validate
 from untwine.data import GroundTruthData
 from untwine.errors import CheckpointError, ConfigError, TrainingError
 from untwine.files import WriteError, write_error
 from untwine.nets.precision import recorded_precision, resolve_precision, run_networks_in
 from untwine.objectives import METHODS
-from untwine.train import checkpoint, runfolder
+from untwine.train import checkpoint
 from untwine.train.data import BatchStream
 from untwine.train.run import Run
 from untwine.train.runtime import configure_threads, select_device, tune_allocator
+from untwine.train.signals import RunInterrupted, StopSignals
 
 
 def train(
@@ -61,7 +62,7 @@ def train(
         data = datasets.load(cfg.dataset.name, **cfg.dataset.options)
     cfg = _fit_to_data(cfg, data)
     device = select_device(cfg.device)
-    with runfolder.owned(out):  # one training process per run folder, for its whole life
+    with rundir.owned(out):  # one training process per run folder, for its whole life
         cfg, resume_from = _prepare_run_dir(cfg, out, resume, device)
         return _train(cfg, data, out, resume_from, threads, progress, device)
 
@@ -117,7 +118,7 @@ def _train(
     if resume_from is not None:
         start, state = checkpoint.load(resume_from)
         checkpoint.restore(state, model, objective, optimizer, noise, pretrain)
-        runfolder.truncate_log(out, start)
+        rundir.truncate_log(out, start)
     if start >= cfg.steps:
         return Run(out)
 
@@ -127,14 +128,14 @@ def _train(
 
     # -- the loop ----------------------------------------------------------------------
     model.train()
-    log = open(out / runfolder.LOG, "a")  # noqa: SIM115 - closed in finally
+    log = open(out / rundir.LOG, "a")  # noqa: SIM115 - closed in finally
     meter = Meter()
     bar = tqdm(
         total=cfg.steps, initial=start, disable=not progress, unit="step", dynamic_ncols=True
     )
     t_last, images_since = time.perf_counter(), 0
-    runfolder.write_status(out, "running", start)
-    stop = runfolder.StopSignals()  # SIGTERM/SIGINT: finish the step, checkpoint, stop
+    rundir.write_status(out, "running", start)
+    stop = StopSignals()  # SIGTERM/SIGINT: finish the step, checkpoint, stop
     stop.install()
     step = start
     try:
@@ -171,29 +172,29 @@ def _train(
                     log.write(json.dumps(record) + "\n")
                     log.flush()
                 except OSError as e:
-                    raise write_error(out / runfolder.LOG, e) from None
+                    raise write_error(out / rundir.LOG, e) from None
                 bar.set_postfix(_postfix(record), refresh=False)
                 t_last, images_since = now, 0
             if done % cfg.checkpoint_every == 0 or done == cfg.steps:
                 save(done)
-                runfolder.write_status(out, "running" if done < cfg.steps else "done", done)
+                rundir.write_status(out, "running" if done < cfg.steps else "done", done)
             elif stop.signum is not None:
                 save(done)
             if stop.signum is not None and done < cfg.steps:
-                runfolder.write_status(out, "interrupted", done)
+                rundir.write_status(out, "interrupted", done)
                 name = signal.Signals(stop.signum).name
-                raise runfolder.RunInterrupted(
+                raise RunInterrupted(
                     f"{name} at step {done}: checkpoint written; continue with --resume",
                     stop.signum,
                 )
     except (TrainingError, WriteError) as e:
         with contextlib.suppress(WriteError):  # the disk may be too full even for this
-            runfolder.write_status(out, "failed", step, str(e))
+            rundir.write_status(out, "failed", step, str(e))
         raise
-    except runfolder.RunInterrupted:
+    except RunInterrupted:
         raise
     except KeyboardInterrupt:
-        runfolder.write_status(out, "interrupted", step)
+        rundir.write_status(out, "interrupted", step)
         raise
     finally:
         stop.restore()
@@ -318,18 +319,18 @@ def _prepare_run_dir(
             raise CheckpointError(
                 f"{out}: no checkpoint to resume from (nothing under {out / 'checkpoints'})"
             )
-        saved = TrainConfig.load(out / runfolder.CONFIG).model_dump(mode="json")
+        saved = TrainConfig.load(out / rundir.CONFIG).model_dump(mode="json")
         saved["precision"] = recorded_precision(saved["precision"])
         if cfg.precision == "auto":
             cfg = cfg.model_copy(update={"precision": saved["precision"]})
         wanted = cfg.model_dump(mode="json")
         changed = sorted(
-            k for k in wanted if wanted[k] != saved.get(k) and k not in runfolder.RESUMABLE
+            k for k in wanted if wanted[k] != saved.get(k) and k not in rundir.RESUMABLE
         )
         if changed:
             raise ConfigError(
                 f"{out}: cannot resume with different {', '.join(changed)} than config.yaml; "
-                f"only {', '.join(sorted(runfolder.RESUMABLE))} may change"
+                f"only {', '.join(sorted(rundir.RESUMABLE))} may change"
             )
     elif existing is not None:
         raise CheckpointError(
@@ -338,10 +339,10 @@ def _prepare_run_dir(
         )
     cfg = cfg.model_copy(update={"precision": resolve_precision(cfg.precision, device)})
     out.mkdir(parents=True, exist_ok=True)
-    resume_from = runfolder.resume_checkpoint(out) if resume else None
-    cfg.save(out / runfolder.CONFIG)
+    resume_from = checkpoint.resume_checkpoint(out) if resume else None
+    cfg.save(out / rundir.CONFIG)
     if not resume:
-        (out / runfolder.LOG).unlink(missing_ok=True)
+        (out / rundir.LOG).unlink(missing_ok=True)
     return cfg, resume_from
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from untwine import data as datasets
-from untwine import models
+from untwine import models, rundir
 from untwine.config import TrainConfig
 from untwine.data import GroundTruthData
 from untwine.data.base import to_float
@@ -19,7 +19,7 @@ from untwine.errors import CheckpointError, ConfigError, DataError
 from untwine.models import LatentModel
 from untwine.nets.precision import check_precision, recorded_precision, run_networks_in
 from untwine.objectives import METHODS
-from untwine.train import checkpoint, runfolder
+from untwine.train import checkpoint
 from untwine.train.runtime import select_device, tune_allocator
 
 #: What :class:`Run` may run inference in: float32, or ``"run"``, the precision the run trained
@@ -38,9 +38,9 @@ class Run:
         self.path = Path(path)
         if not self.path.is_dir():
             raise CheckpointError(f"{self.path}: no such run directory")
-        if not (self.path / runfolder.CONFIG).is_file():
-            raise CheckpointError(f"{self.path}: not a run directory (no {runfolder.CONFIG})")
-        self.config = TrainConfig.load(self.path / runfolder.CONFIG)
+        if not (self.path / rundir.CONFIG).is_file():
+            raise CheckpointError(f"{self.path}: not a run directory (no {rundir.CONFIG})")
+        self.config = TrainConfig.load(self.path / rundir.CONFIG)
         self._device = select_device(device)
         check_precision(precision, INFERENCE_PRECISIONS)
         #: what inference runs the networks in: ``"run"`` (the precision the run trained in)
@@ -76,15 +76,15 @@ class Run:
     @property
     def status(self) -> dict[str, Any]:
         """status.json (``{"state", "step", "pid", "host", "time", "error"?}``) with ``state``
-        as :func:`untwine.train.runfolder.run_state` reads it (a "running" run whose process
+        as :func:`untwine.rundir.run_state` reads it (a "running" run whose process
         is gone is "interrupted")."""
-        doc = runfolder.read_status(self.path)
-        state = runfolder.run_state(doc, runfolder.read_cell(self.path))
+        doc = rundir.read_status(self.path)
+        state = rundir.run_state(doc, rundir.read_cell(self.path))
         return {**doc, "state": state, "step": doc.get("step", self.step)}
 
     def log(self) -> list[dict[str, Any]]:
         """The records of ``log.jsonl`` (a torn last line is skipped)."""
-        return runfolder.read_log(self.path)
+        return rundir.read_log(self.path)
 
     @cached_property
     def model(self) -> LatentModel:

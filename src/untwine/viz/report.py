@@ -37,9 +37,9 @@ import jinja2
 
 from untwine.files import atomic_write_text
 from untwine.models.base import ACTIVE_USAGE
+from untwine.rundir import LIKELIHOOD, read_log
 from untwine.text import format_cell
 from untwine.train import load_run
-from untwine.train.runfolder import LIKELIHOOD, read_log
 from untwine.version import __version__
 from untwine.viz._figure import data_uri
 from untwine.viz.latents import FROM_METRICS, LatentSummary, kl_history, summarize_latents
@@ -517,7 +517,7 @@ def _distinct(values: Iterable[Any]) -> set[str]:
 
 
 #: The score column of a run's log p(x) (from its likelihood.json, see
-#: :func:`untwine.train.runfolder.likelihood_scores`), and the disentanglement scores drawn
+#: :func:`untwine.rundir.likelihood_scores`), and the disentanglement scores drawn
 #: beside it, the first present.
 LOG_PX = "likelihood.log_px"
 DISENTANGLEMENT = ("mig", "mig_full")

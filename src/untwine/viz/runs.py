@@ -2,7 +2,7 @@
 
 A report must render a folder where some runs finished, some crashed half-way, some were
 never evaluated and some are still pending. Each run folder is read by
-:func:`untwine.train.runfolder.read_record`, which never needs the model and never fails on
+:func:`untwine.rundir.read_record`, which never needs the model and never fails on
 a missing or half-written file; this module adds what a page of many runs needs: a study's
 cells (from its results index) and the hyperparameters that vary between runs.
 """
@@ -12,13 +12,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from untwine.train.runfolder import (
-    RunRecord,
-    find_run_dirs,
-    headline_scores,
-)
-from untwine.train.runfolder import read_record as _read_record
-from untwine.train.runfolder import read_records as read_runs
+from untwine.rundir import RunRecord, find_run_dirs, headline_scores
+from untwine.rundir import read_record as _read_record
+from untwine.rundir import read_records as read_runs
 
 __all__ = [
     "RunRecord",
