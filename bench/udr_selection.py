@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import platform
 from pathlib import Path
 
 import numpy as np
 
 from untwine.metrics.udr import udr_of_runs
-from untwine.rundir import find_run_dirs, read_metrics
+from untwine.rundir import find_run_dirs, read_metrics, read_record
 
 
 def main() -> None:
@@ -32,12 +31,13 @@ def main() -> None:
     parser.add_argument("folder", type=Path)
     parser.add_argument("--points", type=int, default=10_000)
     parser.add_argument("--k", type=int, nargs="+", default=[3, 5])
+    parser.add_argument("--figure", type=Path, help="PNG of MIG against UDR, one point a seed")
     args = parser.parse_args()
 
     runs = [p for p in find_run_dirs(args.folder) if "mig" in read_metrics(p)]
     mig = np.array([read_metrics(p)["mig"]["mig"] for p in runs])
     pairwise = np.array(udr_of_runs(runs, num_points=args.points)["pairwise"])
-    seeds = [json.loads((p / "cell.json").read_text()).get("seed", p.name) for p in runs]
+    seeds = [read_record(p).seed for p in runs]
     print(f"{len(runs)} runs ({platform.processor() or platform.machine()}), seeds {seeds}")
     own = [float(np.nanmedian(row)) for row in pairwise]
     print("seed  MIG    UDR (against all others)")
@@ -45,6 +45,8 @@ def main() -> None:
         print(f"{s!s:>4}  {m:.3f}  {u:.3f}")
     rho = np.corrcoef(np.argsort(np.argsort(mig)), np.argsort(np.argsort(own)))[0, 1]
     print(f"Spearman correlation of MIG and UDR over the runs: {rho:+.2f}\n")
+    if args.figure:
+        _figure(args.figure, seeds, mig, own, rho)
     print("k  groups  pick = best MIG  chance  pick >= median  MIG pick - median (median, mean)")
     for k in args.k:
         hits = at_least = 0
@@ -64,6 +66,23 @@ def main() -> None:
             f"{k}  {n:6d}  {hits / n:15.2f}  {1 / k:6.2f}  {at_least / n:14.2f}  "
             f"{np.median(gaps):+.3f}, {np.mean(gaps):+.3f}"
         )
+
+
+def _figure(path: Path, seeds, mig, own, rho) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.5, 3.5))
+    ax.scatter(own, mig)
+    for s, x, y in zip(seeds, own, mig, strict=True):
+        ax.annotate(str(s), (x, y), textcoords="offset points", xytext=(4, 2), fontsize=8)
+    ax.set_xlabel("UDR (median against the other seeds)")
+    ax.set_ylabel("discrete MIG")
+    ax.set_title(f"{len(seeds)} seeds, Spearman {rho:+.2f}", fontsize=10)
+    fig.savefig(path, dpi=100, bbox_inches="tight", metadata={"Software": None})
+    print(f"figure: {path}")
 
 
 if __name__ == "__main__":
