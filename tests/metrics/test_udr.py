@@ -61,9 +61,10 @@ def test_permuted_models_score_one_rotated_lower_noise_zero(sources, reps, corre
     assert pairwise[0, 2] < 0.6 and pairwise[1, 2] < 0.6
     assert pairwise[0, 3] < 0.1 and pairwise[2, 3] < 0.1
     assert np.isnan(np.diag(pairwise)).all()
-    # each model's score is the median of its row
-    for i, row in enumerate(pairwise):
-        assert result["udr"][i] == pytest.approx(np.median(np.delete(row, i)))
+    # each model's score is the median of its column: the pairs whose Lasso regresses its
+    # codes (disentanglement_lib's reading; the same as the row's for Spearman)
+    for i, column in enumerate(pairwise.T):
+        assert result["udr"][i] == pytest.approx(np.median(np.delete(column, i)))
     assert result["num_informative_dims"] == [4, 4, 4, 4]
     json.dumps(result)
 

@@ -80,7 +80,8 @@ def udr(
         seed: random state of the Lasso's coordinate descent (unused by Spearman).
 
     Returns:
-        ``{"udr": [M] (each model's median pairwise score), "pairwise": [[M] * M]
+        ``{"udr": [M] (each model's median pairwise score, over column i of "pairwise"),
+        "pairwise": [[M] * M]
         (``UDR_ij``; NaN on the diagonal), "num_informative_dims": [M]}``.
     """
     codes, masks = _check_models(codes_list, kl_list, kl_threshold)
@@ -106,8 +107,10 @@ def udr(
             pairwise[i, j] = score
             if correlation == "spearman":
                 pairwise[j, i] = score
+    # model i's score: the median of UDR_ji over the others, i.e. over the pairs in which i's
+    # codes are the ones regressed (the Lasso is not symmetric), as the authors' code does
     off_diagonal = ~np.eye(num_models, dtype=bool)
-    scores = [float(np.median(pairwise[i][off_diagonal[i]])) for i in range(num_models)]
+    scores = [float(np.median(pairwise[:, i][off_diagonal[i]])) for i in range(num_models)]
     return {
         "udr": scores,
         "pairwise": pairwise.tolist(),
