@@ -148,7 +148,7 @@ def main() -> None:
             include_raw_correlations=False,
         )["model_scores"]
         diff = max(abs(a - b) for a, b in zip(ours, theirs, strict=True))
-        print(f"\nUDR ({correlation}): untwine / disentanglement_lib per run, |diff| {diff:.3f}")
+        print(f"\nUDR ({correlation}): untwine / disentanglement_lib per run, |diff| {diff:.1e}")
         for path, a, b in zip(paths, ours, theirs, strict=True):
             print(f"{path.name:<26} {a:.4f}  {b:.4f}")
 
