@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from untwine.metrics.downstream import downstream_task
 from untwine.metrics.irs import irs
 from untwine.metrics.udr import gaussian_kl_per_dim, udr
 from untwine.metrics.unsupervised import unsupervised_scores
@@ -65,6 +66,7 @@ def import_dlib(path: Path):
 
     if importlib.util.find_spec("tensorflow") is None:
         sys.modules["gin.tf"] = gin  # the metric functions only use gin's configurables
+    from disentanglement_lib.evaluation.metrics import downstream_task as dlib_downstream
     from disentanglement_lib.evaluation.metrics import irs as dlib_irs
     from disentanglement_lib.evaluation.metrics import unsupervised_metrics
     from disentanglement_lib.evaluation.udr.metrics import udr as dlib_udr
@@ -76,7 +78,7 @@ def import_dlib(path: Path):
             "discretizer.num_bins = 20",
         ]
     )
-    return unsupervised_metrics, dlib_irs, dlib_udr
+    return unsupervised_metrics, dlib_irs, dlib_udr, dlib_downstream
 
 
 def main() -> None:
@@ -85,8 +87,11 @@ def main() -> None:
     parser.add_argument("--dlib", type=Path, required=True, help="disentanglement_lib checkout")
     parser.add_argument("--points", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--downstream", type=int, nargs="*", default=[100, 1000], help="training sizes"
+    )
     args = parser.parse_args()
-    unsupervised_metrics, dlib_irs, dlib_udr = import_dlib(args.dlib)
+    unsupervised_metrics, dlib_irs, dlib_udr, dlib_downstream = import_dlib(args.dlib)
 
     paths = find_run_dirs(args.folder)
     runs = [load_run(p) for p in paths]
@@ -131,6 +136,9 @@ def main() -> None:
     for key, value in worst.items():
         print(f"|diff| {key}: {value:.2e}")
 
+    if args.downstream:
+        compare_downstream(dlib_downstream, codes[0], factors, paths[0], args.downstream)
+
     for correlation in ("spearman", "lasso"):
         ours = udr(codes, kls, correlation=correlation, seed=args.seed)["udr"]
 
@@ -151,6 +159,37 @@ def main() -> None:
         print(f"\nUDR ({correlation}): untwine / disentanglement_lib per run, |diff| {diff:.1e}")
         for path, a, b in zip(paths, ours, theirs, strict=True):
             print(f"{path.name:<26} {a:.4f}  {b:.4f}")
+
+
+def compare_downstream(dlib_downstream, z, factors, path, sizes, num_test=1000) -> None:
+    """Per-factor test accuracy of both libraries' classifiers, trained on the same points:
+    for each size the replay hands disentanglement_lib the next ``size`` points to train on
+    and the ``num_test`` after them to test on; untwine is given the same two slices."""
+    import gin
+
+    need = sum(sizes) + num_test * len(sizes)
+    if need > len(factors):
+        raise SystemExit(f"--points must be at least {need} for these downstream sizes")
+    pairs = (("logistic_cv", "logistic_regression_cv"), ("gbt", "gradient_boosting_classifier"))
+    for model, predictor in pairs:
+        gin.parse_config([f"predictor.predictor_fn = @{predictor}"])
+        theirs = dlib_downstream.compute_downstream_task(
+            Replay(factors), lambda index: z[index], np.random.RandomState(0),
+            num_train=sizes, num_test=num_test, batch_size=100,
+        )  # fmt: skip
+        start, worst = 0, 0.0
+        for n in sizes:
+            train, test = slice(start, start + n), slice(start + n, start + n + num_test)
+            start += n + num_test
+            ours = downstream_task(
+                z[train], factors[train], z[test], factors[test],
+                train_sizes=[n], models=[model], efficiency_sizes=[n, n],
+            )["per_factor"][model][str(n)]["test_accuracy"]  # fmt: skip
+            dlib = [theirs[f"{n}:test_accuracy_factor_{k}"] for k in range(len(ours))]
+            worst = max(worst, *(abs(a - b) for a, b in zip(ours, dlib, strict=True)))
+            print(f"{path.name} {model} n={n}: untwine {np.round(ours, 3).tolist()}")
+            print(f"{'':{len(path.name)}} {model} n={n}: dlib    {np.round(dlib, 3).tolist()}")
+        print(f"|diff| downstream {model}: {worst:.2e} (per factor, test accuracy)")
 
 
 if __name__ == "__main__":
