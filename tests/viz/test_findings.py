@@ -230,3 +230,7 @@ def test_folder_report_draws_each_figure_only_where_the_runs_allow(tmp_path):
         shutil.rmtree(run)
     page = write_folder_report(root)
     assert titles(page) == set() and "could not be drawn" not in page.read_text()
+    # A second method on another dataset: errors on different data are not compared.
+    score = {"factor_vae_score": {"factor_vae_score": 0.9}}
+    fake_run(root / "other", "factorvae", dataset="dsprites", log=[{"recon": 1.0}], metrics=score)
+    assert "tradeoff" not in titles(write_folder_report(root))
