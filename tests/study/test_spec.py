@@ -205,3 +205,25 @@ def test_every_shipped_study_validates_into_distinct_runs(path):
     assert cells
     assert all(isinstance(c.config, TrainConfig) for c in cells)
     assert len({c.id for c in cells}) == len(cells)
+
+
+@pytest.mark.parametrize(
+    ("name", "methods", "cells_per_seed"),
+    [
+        ("burgess2018_capacity.yaml", {"annealedvae"}, 1),
+        ("kim2018_tradeoff.yaml", {"betavae", "factorvae"}, 5),
+        ("kumar2018_dip.yaml", {"betavae", "dipvae"}, 4),
+        ("ibp_aae.yaml", {"ibpvae", "aae"}, 4),
+    ],
+)
+def test_the_papers_figures_studies_have_their_cells_over_three_seeds_or_more(
+    name, methods, cells_per_seed
+):
+    """Issue 34: one study per seed figure, each with the cells its report figure needs."""
+    spec = load_spec(STUDIES / name)
+    cells = expand(spec, source=name)
+    assert {c.method for c in cells} == methods
+    assert len(spec.seeds) >= 3 and len(cells) == len(spec.seeds) * cells_per_seed
+    if name == "ibp_aae.yaml":  # active features need the IBP runs on several datasets
+        ibp = {c.config.dataset.name for c in cells if c.method == "ibpvae"}
+        assert ibp == {"dsprites", "color-dsprites", "noisy-dsprites"}

@@ -10,8 +10,9 @@
 
 Modules: :mod:`~untwine.viz.latents` (KL, quantiles and mutual information per latent
 dimension), :mod:`~untwine.viz.traversals`, :mod:`~untwine.viz.plots`,
-:mod:`~untwine.viz.runs` (reading run directories in any state) and
-:mod:`~untwine.viz.report` (the HTML pages).
+:mod:`~untwine.viz.runs` (reading run directories in any state),
+:mod:`~untwine.viz.findings` (the papers' figures the shipped studies reproduce, from any
+runs) and :mod:`~untwine.viz.report` (the HTML pages).
 """
 
 from untwine.viz.latents import LatentSummary, summarize_latents

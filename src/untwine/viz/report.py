@@ -15,8 +15,12 @@ pictures take the numbers ``metrics.json`` holds from it (see
 :func:`untwine.viz.latents.summarize_latents`), so each metric shows one value; a number the
 pictures compute themselves is labelled with its sample. The folder page lists every run
 directory found below the folder (a study folder included) with its state, hyperparameters and
-headline scores, and plots each metric against each hyperparameter that varies. Crashed,
-interrupted, pending and unevaluated runs are listed and marked, never skipped.
+headline scores, and plots each metric against each hyperparameter that varies; where its
+runs allow, it also draws the papers' figures of :mod:`untwine.viz.findings` (KL against the
+capacity of annealed runs, reconstruction against a score for two or more methods, SAP by
+method, IBP active features on two or more datasets, the AAE's codes against N(0, I)), and
+leaves them out otherwise. Crashed, interrupted, pending and unevaluated runs are listed and
+marked, never skipped.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from untwine.rundir import LIKELIHOOD, read_log
 from untwine.text import format_cell
 from untwine.train import load_run
 from untwine.version import __version__
+from untwine.viz import findings
 from untwine.viz._figure import data_uri
 from untwine.viz.latents import FROM_METRICS, LatentSummary, kl_history, summarize_latents
 from untwine.viz.plots import (
@@ -458,6 +463,11 @@ def write_folder_report(
         else None
     )
     kl = _attempt("KL over training", lambda: _kl_section(records, folder)) if records else None
+    findings = [
+        section
+        for title, build in _FINDINGS
+        if records and (section := _attempt(title, functools.partial(build, records, folder)))
+    ]
     name = folder.resolve().name
     return _render(
         "folder.html.j2",
@@ -470,6 +480,7 @@ def write_folder_report(
         rows=rows,
         trend=trend,
         kl=kl,
+        findings=findings,
     )
 
 
@@ -566,6 +577,172 @@ def _trend_section(records: list[RunRecord], folder: Path) -> Section:
         why = "no evaluated runs" if not points else "no hyperparameter varies between them"
         return Section(title, missing=why)
     return Section(title, figures=figures)
+
+
+# -- the papers' figures, where the runs allow them (untwine.viz.findings) ------------------
+#: Scores the trade-off figure puts against reconstruction, the first that two methods have.
+TRADEOFF_SCORES = ("factor_vae_score", "mig")
+#: The metric of the metric-by-method figure (Kumar et al. 2018 tabulate SAP).
+TABLE_METRIC = "sap"
+#: Images encoded per run where a figure needs the model (factor labels, codes).
+FINDINGS_POINTS = 2_000
+#: At most this many AAE runs get an aggregate-posterior figure.
+MAX_AAE_FIGURES = 3
+
+
+def _figure_path(folder: Path, name: str) -> Path:
+    return folder / FOLDER_FIGURES / name
+
+
+def _capacity_section(records: list[RunRecord], folder: Path) -> Section | None:
+    """Burgess et al. (2018): per-dimension KL against C, for capacity-annealed runs that
+    logged both."""
+    annealed = [r for r in records if r.method == "annealedvae"]
+    runs = [r for r in annealed if findings.capacity_curves(read_log(r.path)) is not None]
+    if not runs:
+        return None
+    path, drawn = findings.plot_capacity(
+        runs, _figure_path(folder, "capacity.png"), num_points=FINDINGS_POINTS
+    )
+    notes = []
+    for curves in drawn.runs:
+        order = ", ".join(f"{a.factor} (z{a.dim}, C {a.capacity:.1f})" for a in curves.order)
+        notes.append(f"{curves.name}: {order or 'no factor appeared'} [{curves.factor_source}].")
+    if drawn.median_order:
+        notes.append(
+            "Median C at which each factor appears, over the runs where it did: "
+            + ", ".join(
+                f"{f} {c:.1f} nats ({n} of {len(drawn.runs)})" for f, c, n in drawn.median_order
+            )
+            + "."
+        )
+    caption = (
+        "KL of each latent dimension (nats, batch averages from log.jsonl) against the capacity "
+        "C, one panel per run; each dimension is labelled with the factor it holds the largest "
+        "share of (mutual information of the final model) and the C at which its KL first "
+        f"reached {drawn.runs[0].threshold:g} nats (the dot). Burgess et al. (2018) report "
+        "position first (C ~ 3 nats), then scale (~7), then shape and rotation."
+    )
+    return Section(
+        "Capacity and the order of factors", figures=[Figure.of(path, caption)], notes=notes
+    )
+
+
+def _tradeoff_section(records: list[RunRecord], folder: Path) -> Section | None:
+    """Kim & Mnih (2018): reconstruction against a score, for the first dataset on which two
+    methods have both (errors on different data do not compare)."""
+    by_dataset: dict[str, list[RunRecord]] = {}
+    for r in records:
+        by_dataset.setdefault(_fmt(r.params.get("dataset")), []).append(r)
+    chosen = None
+    for metric in TRADEOFF_SCORES:
+        for dataset, runs in by_dataset.items():
+            if len({p.method for p in findings.tradeoff_points(runs, metric)}) >= 2:
+                chosen = metric, dataset, runs
+                break
+        if chosen:
+            break
+    if chosen is None:
+        return None
+    metric, dataset, runs = chosen
+    path, points = findings.plot_tradeoff(runs, _figure_path(folder, "tradeoff.png"), metric)
+    notes = [
+        f"{p.method} {p.setting}: recon {p.recon:.1f} ({p.recon_range[0]:.1f}-"
+        f"{p.recon_range[1]:.1f}), {metric} {p.score:.3f} ({p.score_range[0]:.3f}-"
+        f"{p.score_range[1]:.3f}), {p.n} seeds"
+        for p in points
+    ]
+    caption = (
+        f"The runs on {dataset}: reconstruction error (the mean of the last "
+        f"{findings.LAST_RECORDS} log records' recon, nats per image) against {metric}, one "
+        "colour per method, each point the median over seeds of one setting, the bars the "
+        "range of the seeds (faint dots). Kim & Mnih (2018) find FactorVAE above beta-VAE at "
+        "the same reconstruction error."
+    )
+    return Section(
+        "Reconstruction against disentanglement", figures=[Figure.of(path, caption)], notes=notes
+    )
+
+
+def _metric_table_section(records: list[RunRecord], folder: Path) -> Section | None:
+    """Kumar et al. (2018): SAP per method over seeds, when two methods have it."""
+    cells = findings.metric_by_method(records, TABLE_METRIC)
+    if len({c.method for c in cells}) < 2:
+        return None
+    path, cells = findings.plot_metric_by_method(
+        records, _figure_path(folder, f"{TABLE_METRIC}_by_method.png"), TABLE_METRIC
+    )
+    caption = (
+        f"{TABLE_METRIC} per method and setting: each seed a dot, the median a bar, with the "
+        "range and the number of seeds. Kumar et al. (2018, table 1) find DIP-VAE-I and II "
+        "above beta-VAE in SAP on dSprites."
+    )
+    notes = [
+        f"{c.label}: median {c.median:.4f}, range {c.low:.4f}-{c.high:.4f}, seeds "
+        + ", ".join(str(s) for s in c.seeds)
+        for c in cells
+    ]
+    return Section(f"{TABLE_METRIC} by method", figures=[Figure.of(path, caption)], notes=notes)
+
+
+def _active_features_section(records: list[RunRecord], folder: Path) -> Section | None:
+    """Gyawali et al. (2019): IBP-VAE's active features per dataset, on two or more."""
+    ibp = [r for r in records if r.method == "ibpvae"]
+    if len({_fmt(r.params.get("dataset")) for r in ibp}) < 2:
+        return None
+    groups = findings.active_features_by_dataset(ibp, FINDINGS_POINTS)
+    if len(groups) < 2:
+        return None
+    path, groups = findings.plot_active_features(
+        ibp, _figure_path(folder, "active_features.png"), FINDINGS_POINTS
+    )
+    notes = [
+        f"{g.dataset}: median {g.median:g} active features over {len(g.counts)} runs "
+        f"({', '.join(f'{c:g}' for c in g.counts)}; from the {g.source})"
+        for g in groups
+    ]
+    caption = (
+        "Active features of the IBP-VAE runs per dataset (used by at least "
+        f"{ACTIVE_USAGE:.0%} of a batch, the last log record) and each feature's usage. "
+        "Gyawali et al. (2019): more complex data use more features."
+    )
+    return Section("Active features per dataset", figures=[Figure.of(path, caption)], notes=notes)
+
+
+def _aggregate_posterior_section(records: list[RunRecord], folder: Path) -> Section | None:
+    """Makhzani et al. (2015): the AAE's codes against N(0, I), for its first runs."""
+    runs = [r for r in records if r.method == "aae" and r.has_checkpoint][:MAX_AAE_FIGURES]
+    if not runs:
+        return None
+    figures, notes = [], []
+    for i, r in enumerate(runs):
+        path, posterior = findings.plot_aggregate_posterior(
+            r, _figure_path(folder, f"aggregate_posterior_{i}.png"), num_points=FINDINGS_POINTS
+        )
+        kl = posterior.moment_kl
+        notes.append(
+            f"{r.name}: KL of the codes' moments from N(0, 1) per dimension: mean "
+            f"{kl.mean():.3f}, largest {kl.max():.3f} nats ({posterior.source})."
+        )
+        figures.append(
+            Figure.of(
+                path,
+                f"{r.name}: each dimension's code mean and variance against the prior's 0 and "
+                "1, and histograms of the dimensions farthest from N(0, 1) over its density.",
+            )
+        )
+    return Section("Aggregate posterior against the prior", figures=figures, notes=notes)
+
+
+#: The papers' figures a folder page draws where its runs allow them (a builder returns None
+#: when they do not, and the page omits the section).
+_FINDINGS: tuple[tuple[str, Callable[[list[RunRecord], Path], Section | None]], ...] = (
+    ("Capacity and the order of factors", _capacity_section),
+    ("Reconstruction against disentanglement", _tradeoff_section),
+    (f"{TABLE_METRIC} by method", _metric_table_section),
+    ("Active features per dataset", _active_features_section),
+    ("Aggregate posterior against the prior", _aggregate_posterior_section),
+)
 
 
 def write_report(path: str | Path, out: str | Path | None = None, **options: Any) -> Path:
