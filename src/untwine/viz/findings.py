@@ -39,8 +39,8 @@ import numpy as np
 
 from untwine.errors import UntwineError
 from untwine.models.base import ACTIVE_USAGE
+from untwine.rundir import RunRecord, read_log
 from untwine.train import load_run
-from untwine.train.runfolder import RunRecord, read_log
 from untwine.viz._figure import panel_grid, plt, save_figure
 from untwine.viz.latents import kl_history, random_indices, summarize_latents
 from untwine.viz.runs import read_run
