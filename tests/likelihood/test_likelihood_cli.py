@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from cli_helpers import untwine
+from cli_helpers import untwine, untwine_here
 from test_cli import assert_one_line_error
 
 import untwine as ut
@@ -90,15 +90,15 @@ def test_bad_input_is_one_line(runs, plugin_env, tmp_path):
         threads=1,
     )
     assert_one_line_error(
-        untwine("likelihood", str(tmp_path / "sq"), env=plugin_env, cwd=tmp_path),
+        untwine_here("likelihood", str(tmp_path / "sq"), cwd=tmp_path),
         r"dataset 'test-squares' has no 'test' split",
     )
     # in a folder, a run that cannot be estimated is a row of its own, the others go on
-    proc = untwine("likelihood", str(tmp_path), "--k", "2", env=plugin_env, cwd=tmp_path)
+    proc = untwine_here("likelihood", str(tmp_path), "--k", "2", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[-1].endswith("has no 'test' split (it has no held-out images)")
     assert_one_line_error(
-        untwine("likelihood", str(tmp_path / "nothing"), env=plugin_env, cwd=tmp_path),
+        untwine_here("likelihood", str(tmp_path / "nothing"), cwd=tmp_path),
         r"not a run directory and no run directories below it",
     )
 

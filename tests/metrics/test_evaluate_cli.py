@@ -6,7 +6,7 @@ import json
 import shutil
 
 import pytest
-from cli_helpers import untwine
+from cli_helpers import untwine, untwine_here
 
 import untwine as api
 
@@ -70,17 +70,13 @@ def test_a_folder_gives_one_table_and_reports_a_run_without_checkpoints(
 def test_bad_input_is_one_line(trained, tmp_path, plugin_env):
     line = _error_line(untwine("evaluate", str(tmp_path / "nope"), env=plugin_env, cwd=tmp_path))
     assert "nope: no such run directory" in line
-    line = _error_line(
-        untwine("evaluate", str(trained), "--metrics", "mgi", env=plugin_env, cwd=tmp_path)
-    )
+    line = _error_line(untwine_here("evaluate", str(trained), "--metrics", "mgi", cwd=tmp_path))
     assert "unknown metric 'mgi'" in line and "mig" in line and "sap" in line
     bare = tmp_path / "bare"
     shutil.copytree(trained, bare)
     shutil.rmtree(bare / "checkpoints")
-    line = _error_line(untwine("evaluate", str(bare), env=plugin_env, cwd=tmp_path))
+    line = _error_line(untwine_here("evaluate", str(bare), cwd=tmp_path))
     assert "bare: the run has no checkpoint yet" in line
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert "no run folders" in _error_line(
-        untwine("evaluate", str(empty), env=plugin_env, cwd=tmp_path)
-    )
+    assert "no run folders" in _error_line(untwine_here("evaluate", str(empty), cwd=tmp_path))

@@ -101,11 +101,12 @@ def test_unlabelled_images_train_and_take_only_the_label_free_metrics(tmp_path):
 
 def test_the_command_prints_the_ranking_and_json(folder, plugin_env, tmp_path):
     from cli_helpers import untwine as run_cli
+    from cli_helpers import untwine_here
 
     done = run_cli("select", str(folder), "--points", "64", "--json", env=plugin_env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     printed = json.loads(done.stdout)
     assert printed == json.loads((folder / "selection.json").read_text())
     assert printed["by"] == "udr" and len(printed["runs"]) == 5
-    bad = run_cli("select", str(folder), "--by", "mig", env=plugin_env, cwd=tmp_path)
+    bad = untwine_here("select", str(folder), "--by", "mig", cwd=tmp_path)
     assert bad.returncode == 2 and bad.stderr.startswith("untwine: error: by: expected one of")
