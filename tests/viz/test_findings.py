@@ -75,6 +75,31 @@ def test_capacity_order_of_appearance_from_a_constructed_log(tmp_path):
     assert drawn.median_order == [("posX", 2.0, 1), ("scale", 5.0, 1), ("shape", 7.0, 1)]
 
 
+def test_recorded_mig_names_the_dimensions_of_a_run_without_its_checkpoints(tmp_path):
+    # dSprites' factors (shape, scale, orientation, posX, posY), entropies 1 nat each so that
+    # a share is the MI itself: z0 holds posX, z1 scale, z2 nothing above MIN_SHARE (0.05),
+    # z3 more of posY than of posX
+    mi = [[0, 0, 0, 0.9, 0], [0, 0.6, 0.01, 0, 0], [0.04, 0, 0, 0.02, 0], [0, 0, 0, 0.2, 0.3]]
+    result = {"mig": 0.3, "mutual_info": mi, "factor_entropy": [1.0] * 5}
+    run = fake_run(
+        tmp_path / "a", "annealedvae", dataset="dsprites", log=capacity_log(),
+        metrics={"mig": result},
+    )  # fmt: skip
+    assert findings.recorded_factors(run) == ["posX", "scale", None, "posY"]
+    assert findings.dimension_factors(run) == ["posX", "scale", None, "posY"]
+    _, drawn = findings.plot_capacity([run], tmp_path / "capacity.png")
+    assert drawn.runs[0].factor_source == "the recorded MIG (metrics.json)"
+    assert [a.factor for a in drawn.runs[0].order] == ["posX", "posY"]  # z1 never opens
+    # columns that do not fit the dataset's factors, or no MIG result: not named from the file
+    bad = fake_run(
+        tmp_path / "b", "annealedvae", dataset="dsprites",
+        metrics={"mig": {**result, "mutual_info": [row[:4] for row in mi],
+                         "factor_entropy": [1.0] * 4}},
+    )  # fmt: skip
+    assert findings.recorded_factors(bad) is None
+    assert findings.recorded_factors(fake_run(tmp_path / "c", "annealedvae")) is None
+
+
 def test_dimension_factors_label_each_dimension_from_the_final_model(trained_run_dir):
     named = findings.dimension_factors(trained_run_dir, num_points=128)
     assert len(named) == 4

@@ -37,12 +37,14 @@ from typing import Any
 
 import numpy as np
 
+from untwine.config import read_yaml_mapping
 from untwine.errors import UntwineError
 from untwine.models.base import ACTIVE_USAGE
+from untwine.registry import DATASETS
 from untwine.rundir import RunRecord, read_log
 from untwine.train import load_run
 from untwine.viz._figure import panel_grid, plt, save_figure
-from untwine.viz.latents import kl_history, random_indices, summarize_latents
+from untwine.viz.latents import MIN_SHARE, kl_history, random_indices, summarize_latents
 from untwine.viz.runs import read_run
 
 #: A dimension "appears" in :func:`plot_capacity` when its KL first reaches this many nats.
@@ -153,13 +155,44 @@ def capacity_curves(
 def dimension_factors(
     run_dir: str | Path, num_points: int = 2_000, seed: int = 0
 ) -> list[str | None]:
-    """The factor each latent dimension of a run encodes most, by the discrete mutual
-    information of :func:`untwine.viz.latents.summarize_latents` (the run's metrics.json MIG
-    result when it has one, else a sample of ``num_points`` images); None for a dimension
-    that holds less than :data:`untwine.viz.latents.MIN_SHARE` of any factor's entropy."""
+    """The factor each latent dimension of a run encodes most, by discrete mutual
+    information: the run's recorded MIG result (metrics.json) named by its dataset's factors
+    (:func:`recorded_factors`, which needs neither the model nor the data), else that of
+    :func:`untwine.viz.latents.summarize_latents` on ``num_points`` images of the final
+    model; None for a dimension that holds less than :data:`untwine.viz.latents.MIN_SHARE`
+    of any factor's entropy."""
+    named = recorded_factors(run_dir)
+    if named is not None:
+        return named
     summary = summarize_latents(load_run(run_dir), num_points=num_points, seed=seed)
     matches = [summary.best_factor(d) for d in range(summary.z_dim)]
     return [m.name if m is not None else None for m in matches]
+
+
+def recorded_factors(run_dir: str | Path) -> list[str | None] | None:
+    """Each dimension's factor from the MIG result in the run's metrics.json (the factor of
+    which the dimension holds the largest share of entropy, if at least
+    :data:`untwine.viz.latents.MIN_SHARE`), named by the registered dataset's factor names;
+    None when there is no such result or the names do not fit it. A run folder without its
+    checkpoints (copied from another machine, say) is labelled this way."""
+    record = read_run(run_dir)
+    result = record.metrics.get("mig")
+    config = Path(run_dir) / "config.yaml"
+    if not isinstance(result, Mapping) or not config.is_file():
+        return None
+    try:
+        shares = np.asarray(result["mutual_info"], float) / np.maximum(
+            np.asarray(result["factor_entropy"], float)[None, :], 1e-12
+        )
+        dataset = read_yaml_mapping(config, "run config", "training settings").get("dataset", {})
+        name = dataset.get("name") if isinstance(dataset, Mapping) else dataset
+        names = DATASETS.get(name).about.factor_names
+    except (KeyError, TypeError, ValueError, AttributeError, UntwineError):
+        return None
+    if shares.ndim != 2 or shares.shape[1] != len(names):
+        return None
+    best = shares.argmax(axis=1)
+    return [names[k] if shares[d, k] >= MIN_SHARE else None for d, k in enumerate(best.tolist())]
 
 
 @dataclass
@@ -211,6 +244,8 @@ def plot_capacity(
         named = (factors or {}).get(str(r.path))
         source = "given"
         if named is None:
+            named, source = recorded_factors(r.path), "the recorded MIG (metrics.json)"
+        if named is None:
             try:
                 named = dimension_factors(r.path, num_points=num_points, seed=seed)
                 source = "mutual information of the final model"
@@ -231,15 +266,17 @@ def plot_capacity(
         )
         for rank, d in enumerate(order):
             t = crossings[d]
-            factor = curves.factors[d] or "-"
-            at = f" C={curves.capacity[t]:.1f}" if t is not None else ""
             quiet = t is None
+            # a closed dimension is labelled by index alone: a factor it holds a sliver of
+            # (MIG's binning is blind to scale) is not one the model uses
+            factor = "" if quiet else f" {curves.factors[d] or '-'}"
+            at = f" C={curves.capacity[t]:.1f}" if t is not None else ""
             ax.plot(
                 curves.capacity,
                 curves.kl[:, d],
                 color="0.75" if quiet else colors(rank % colors.N),
                 lw=0.9 if quiet else 1.5,
-                label=f"z{d} {factor}{at}",
+                label=f"z{d}{factor}{at}",
             )
             if t is not None:
                 ax.plot(curves.capacity[t], curves.kl[t, d], "o", ms=4, color=colors(rank % 10))
@@ -668,6 +705,7 @@ __all__ = [
     "capacity_curves",
     "capacity_order",
     "dimension_factors",
+    "recorded_factors",
     "final_value",
     "metric_by_method",
     "plot_active_features",
